@@ -1,0 +1,98 @@
+"""Sign-in (OAuth2 password flow), users and API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field
+
+from lims.api.deps import Auth, get_engine, get_settings
+from lims.api.problems import problem, responses
+from lims.db import queries
+from lims.db.engine import unit_of_work
+from lims.db.tables import ApiKey, AppUser
+from lims.domain.errors import NotPermitted
+from lims.services import users
+from lims.services.context import SYSTEM, Context
+
+router = APIRouter(tags=["auth"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user: dict
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9._-]+$")
+    full_name: str = Field(min_length=1, max_length=120)
+    roles: list[str] = Field(min_length=1)
+    password: str | None = Field(default=None, description="Omit for a service account")
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=80)
+    scopes: list[str] = Field(default=["read", "write"])
+
+
+@router.post("/auth/token", response_model=TokenOut, operation_id="sign_in",
+             responses=responses(401, 422))
+def sign_in(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]):  # noqa: ANN201
+    """Exchange user name and password for a bearer token. Repeated failures lock the
+    account for a while; every failure is in the audit trail."""
+    settings = get_settings(request)
+    # Own transaction: a failed attempt must be recorded even though we answer 401.
+    with unit_of_work(get_engine(request)) as session:
+        ctx = Context(session=session, actor=SYSTEM, settings=settings,
+                      request_id=getattr(request.state, "request_id", None),
+                      client_addr=request.client.host if request.client else None)
+        user, result = users.sign_in(ctx, form.username, form.password)
+    if user is None:
+        detail = ("Too many failed sign-ins: this account is locked for a while."
+                  if result == "locked" else "User name or password is wrong.")
+        return problem(request, 401, "Sign-in failed", detail, "sign-in-failed")
+    return TokenOut(access_token=result or "", expires_in=settings.token_hours * 3600,
+                    user={"id": user.id, "username": user.username,
+                          "full_name": user.full_name, "roles": user.roles})
+
+
+@router.get("/auth/me", operation_id="whoami", responses=responses(401))
+def whoami(ctx: Auth) -> dict:
+    return {"id": ctx.actor.id, "username": ctx.actor.username, "name": ctx.actor.name,
+            "roles": sorted(ctx.actor.roles)}
+
+
+def _admin(ctx: Context) -> None:
+    if "admin" not in ctx.actor.roles:
+        raise NotPermitted("Only an administrator manages users and API keys.")
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED, operation_id="add_user",
+             responses=responses(401, 403, 409, 422))
+def add_user(body: UserIn, ctx: Auth) -> dict:
+    _admin(ctx)
+    u = users.add_user(ctx, **body.model_dump())
+    return {"id": u.id, "username": u.username, "full_name": u.full_name, "roles": u.roles}
+
+
+@router.post("/users/{user_id}/api-keys", status_code=status.HTTP_201_CREATED,
+             operation_id="create_api_key", responses=responses(401, 403, 404, 422))
+def create_api_key(user_id: str, body: ApiKeyIn, ctx: Auth) -> dict:
+    """The key is in this answer only; the service keeps just its hash."""
+    _admin(ctx)
+    key, secret = users.create_api_key(ctx, queries.get(ctx.session, AppUser, user_id),
+                                       body.name, body.scopes)
+    return {"id": key.id, "name": key.name, "prefix": key.prefix, "scopes": key.scopes,
+            "key": secret}
+
+
+@router.delete("/api-keys/{key_id}", operation_id="revoke_api_key",
+               responses=responses(401, 403, 404))
+def revoke_api_key(key_id: str, ctx: Auth) -> dict:
+    _admin(ctx)
+    key = users.revoke_api_key(ctx, queries.get(ctx.session, ApiKey, key_id))
+    return {"id": key.id, "revoked_at": key.revoked_at}

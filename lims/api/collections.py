@@ -1,0 +1,86 @@
+"""Collections (harvests): each creates its DIN and primary samples."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+
+from lims.api.deps import Auth
+from lims.api.problems import responses
+from lims.api.samples import nest, sample_out
+from lims.api.schemas import CollectionIn, CollectionOut, Page
+from lims.db import queries
+from lims.db.tables import Collection, Donor
+from lims.services import collections, samples
+from lims.services.collections import Container
+from lims.services.context import Context
+
+router = APIRouter(tags=["collections"])
+
+
+def collection_out(ctx: Context, c: Collection) -> CollectionOut:
+    items = queries.samples_where(ctx.session, collection_id=c.id)
+    return CollectionOut.model_validate(c).model_copy(
+        update={"samples": [sample_out(ctx, s) for s in items if s.parent_id is None]})
+
+
+@router.post("/collections", status_code=status.HTTP_201_CREATED, response_model=CollectionOut,
+             operation_id="record_collection", responses=responses(401, 403, 404, 409, 422))
+def record_collection(body: CollectionIn, ctx: Auth) -> CollectionOut:
+    """Record a harvest: allocates the DIN and creates the primary container(s)."""
+    donor = queries.get(ctx.session, Donor, body.donor_id)
+    containers = [Container(c.kind, c.volume_ml) for c in body.containers or []]
+    fields = body.model_dump(exclude={"donor_id", "containers"})
+    collection, _ = collections.create_collection(ctx, donor, containers=containers or None,
+                                                  **fields)
+    return collection_out(ctx, collection)
+
+
+@router.get("/collections", response_model=Page, operation_id="list_collections",
+            responses=responses(401, 422))
+def list_collections(ctx: Auth, donor_id: str | None = None, source: str | None = None,
+                     external_ref: str | None = None, cursor: str | None = None,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
+    q = select(Collection)
+    for col, value in ((Collection.donor_id, donor_id), (Collection.source, source),
+                       (Collection.external_ref, external_ref)):
+        if value is not None:
+            q = q.where(col == value)
+    rows, nxt = queries.page(ctx.session, q, Collection, cursor, limit)
+    return Page(items=[CollectionOut.model_validate(c) for c in rows], next_cursor=nxt)
+
+
+@router.get("/collections/{collection_id}", response_model=CollectionOut,
+            operation_id="get_collection", responses=responses(401, 404))
+def get_collection(collection_id: str, ctx: Auth) -> CollectionOut:
+    return collection_out(ctx, queries.get(ctx.session, Collection, collection_id))
+
+
+@router.get("/collections/{collection_id}/lineage", operation_id="collection_lineage",
+            responses=responses(401, 404))
+def collection_lineage(collection_id: str, ctx: Auth) -> dict[str, Any]:
+    """Every sample of the collection as a tree from the primary containers down."""
+    c = queries.get(ctx.session, Collection, collection_id)
+    family = queries.samples_where(ctx.session, collection_id=c.id)
+    return {"collection": {"id": c.id, "din": c.din, "source": c.source},
+            "samples": nest(samples.tree(family))}
+
+
+@router.get("/donors/{donor_id}/lineage", operation_id="donor_lineage", tags=["donors"],
+            responses=responses(401, 404))
+def donor_lineage(donor_id: str, ctx: Auth) -> dict[str, Any]:
+    """Every collection of the donor and every sample descended from it."""
+    donor = queries.get(ctx.session, Donor, donor_id)
+    family = queries.samples_where(ctx.session, donor_id=donor.id)
+    by_collection: dict[str, list] = {}
+    for s in family:
+        by_collection.setdefault(s.collection_id, []).append(s)
+    cols = ctx.session.execute(
+        select(Collection).where(Collection.donor_id == donor.id).order_by(Collection.id)
+    ).scalars()
+    return {"donor": {"id": donor.id, "code": donor.code},
+            "collections": [{"id": c.id, "din": c.din, "source": c.source,
+                             "samples": nest(samples.tree(by_collection.get(c.id, [])))}
+                            for c in cols]}

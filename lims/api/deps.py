@@ -1,0 +1,83 @@
+"""Typed dependencies: the unit of work, the signed-in actor, If-Match."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine
+
+from lims.config import Settings
+from lims.db.engine import unit_of_work
+from lims.domain.errors import Invalid, NotAuthenticated, NotPermitted
+from lims.services import users
+from lims.services.context import Actor, Context
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _transaction(request: Request) -> Iterator[Context]:
+    """One transaction per request, committed when the route returns and before the
+    response is sent (scope="function"), rolled back if anything raises."""
+    with unit_of_work(get_engine(request)) as session:
+        yield Context(
+            session=session,
+            actor=Actor(id="anonymous", name="anonymous", roles=frozenset()),
+            settings=get_settings(request),
+            request_id=getattr(request.state, "request_id", None),
+            client_addr=request.client.host if request.client else None,
+        )
+
+
+def _signed_in(
+    request: Request,
+    ctx: Annotated[Context, Depends(_transaction, scope="function")],
+    token: Annotated[str | None, Depends(oauth2)],
+    x_api_key: Annotated[str | None, Header(description="API key of a service account")] = None,
+) -> Context:
+    if x_api_key:
+        user = users.user_for_api_key(ctx, x_api_key)
+        scopes = {s for k in [x_api_key] for s in _scopes(ctx, k)}
+        if request.method not in ("GET", "HEAD") and "write" not in scopes:
+            raise NotPermitted("This API key is read-only (scope 'read').")
+    elif token:
+        user = users.user_for_token(ctx, token)
+    else:
+        raise NotAuthenticated("Sign in first: send a bearer token or an X-API-Key.")
+    ctx.actor = users.actor_of(user)
+    request.state.actor = ctx.actor.username
+    return ctx
+
+
+def _scopes(ctx: Context, secret: str) -> list[str]:
+    from sqlalchemy import select
+
+    from lims.db.tables import ApiKey
+
+    key = ctx.session.execute(select(ApiKey).where(ApiKey.prefix == secret[:12])).scalar_one()
+    return key.scopes
+
+
+def if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int | None:
+    """The version the caller last saw, from an ETag like W/"3" or "3"."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise Invalid("If-Match must be the ETag you received, e.g. \"3\".")
+    return int(raw)
+
+
+Tx = Annotated[Context, Depends(_transaction, scope="function")]
+Auth = Annotated[Context, Depends(_signed_in, scope="function")]
+IfMatch = Annotated[int | None, Depends(if_match)]

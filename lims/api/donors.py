@@ -1,0 +1,88 @@
+"""Donors and their consents."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from lims.api.deps import Auth
+from lims.api.problems import responses
+from lims.api.schemas import (
+    ConsentIn,
+    ConsentOut,
+    DonorIn,
+    DonorOut,
+    EligibilityIn,
+    Page,
+    WithdrawIn,
+)
+from lims.db import queries
+from lims.db.tables import Consent, Donor
+from lims.services import donors
+from lims.services.context import Context
+
+router = APIRouter(prefix="/donors", tags=["donors"])
+
+
+def donor_out(ctx: Context, donor: Donor) -> DonorOut:
+    consents = queries.consents_of(ctx.session, donor.id)
+    return DonorOut.model_validate(donor).model_copy(update={
+        "consents": [ConsentOut.model_validate(c) for c in consents],
+        "active_consent_scopes": sorted(donors.active_scopes(consents)),
+    })
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DonorOut,
+             operation_id="register_donor", responses=responses(401, 409, 422))
+def register_donor(body: DonorIn, ctx: Auth) -> DonorOut:
+    """Register a donor under a pseudonymous code."""
+    return donor_out(ctx, donors.register_donor(ctx, **body.model_dump()))
+
+
+@router.get("", response_model=Page, operation_id="list_donors", responses=responses(401, 422))
+def list_donors(ctx: Auth, cursor: str | None = None,
+                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
+    from sqlalchemy import select
+
+    rows, nxt = queries.page(ctx.session, select(Donor), Donor, cursor, limit)
+    return Page(items=[DonorOut.model_validate(d) for d in rows], next_cursor=nxt)
+
+
+@router.get("/{donor_id}", response_model=DonorOut, operation_id="get_donor",
+            responses=responses(401, 404))
+def get_donor(donor_id: str, ctx: Auth) -> DonorOut:
+    return donor_out(ctx, queries.get(ctx.session, Donor, donor_id))
+
+
+@router.put("/{donor_id}/eligibility", response_model=DonorOut,
+            operation_id="determine_eligibility", responses=responses(401, 403, 404, 422))
+def determine_eligibility(donor_id: str, body: EligibilityIn, ctx: Auth) -> DonorOut:
+    """Record the donor-eligibility determination (21 CFR 1271.50): QA or coordinators."""
+    from lims.domain.errors import NotPermitted
+
+    if not ctx.actor.roles & {"qa", "coordinator"}:
+        raise NotPermitted("Only QA or a coordinator records the eligibility determination.")
+    donor = queries.get(ctx.session, Donor, donor_id, lock=True)
+    return donor_out(ctx, donors.set_eligibility(ctx, donor, body.eligibility, body.note))
+
+
+@router.post("/{donor_id}/consents", status_code=status.HTTP_201_CREATED,
+             response_model=ConsentOut, operation_id="record_consent",
+             responses=responses(401, 404, 422))
+def record_consent(donor_id: str, body: ConsentIn, ctx: Auth) -> ConsentOut:
+    donor = queries.get(ctx.session, Donor, donor_id)
+    return ConsentOut.model_validate(donors.add_consent(ctx, donor, **body.model_dump()))
+
+
+@router.post("/{donor_id}/consents/{consent_id}/withdrawal", response_model=ConsentOut,
+             operation_id="withdraw_consent", responses=responses(401, 404, 422))
+def withdraw_consent(donor_id: str, consent_id: str, body: WithdrawIn, ctx: Auth) -> ConsentOut:
+    """Withdraw some or all scopes of a consent. Collected material is flagged, not lost."""
+    consent = queries.get(ctx.session, Consent, consent_id)
+    if consent.donor_id != donor_id:
+        from lims.domain.errors import NotFound
+
+        raise NotFound("This consent belongs to another donor.")
+    return ConsentOut.model_validate(
+        donors.withdraw_consent(ctx, consent, body.scopes, body.reason))

@@ -1,0 +1,94 @@
+"""RFC 9457 problem+json for every error, mapped from domain errors in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lims.domain import errors
+
+STATUS: dict[type[errors.DomainError], int] = {
+    errors.NotFound: 404,
+    errors.Invalid: 422,
+    errors.IllegalTransition: 409,
+    errors.GuardFailed: 409,
+    errors.Conflict: 409,
+    errors.StaleVersion: 412,
+    errors.NotPermitted: 403,
+    errors.NotAuthenticated: 401,
+}
+TYPE_BASE = "https://lims.example/problems/"
+
+
+def problem(request: Request, status: int, title: str, detail: str,
+            slug: str, **extra: Any) -> JSONResponse:
+    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
+            "instance": request.url.path,
+            "request_id": getattr(request.state, "request_id", None), **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json",
+                        headers=headers)
+
+
+def _slug(exc: Exception) -> str:
+    name = type(exc).__name__
+    return "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.DomainError)
+    async def _domain(request: Request, exc: errors.DomainError) -> JSONResponse:
+        status = next(s for cls, s in STATUS.items() if isinstance(exc, cls)) \
+            if any(isinstance(exc, c) for c in STATUS) else 400
+        return problem(request, status, exc.title, exc.detail, _slug(exc), **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{p['field'] or 'request'}: {p['message']}" for p in problems)
+        return problem(request, 422, "Invalid request", f"Please correct: {detail}",
+                       "validation", errors=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Sign-in required"}
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return problem(request, exc.status_code, titles.get(exc.status_code, "Error"), detail,
+                       f"http-{exc.status_code}")
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced for the same record (e.g. one audit chain or one position).
+        return problem(request, 409, "Conflicting change",
+                       "Someone changed the same record at the same moment; nothing was saved. "
+                       "Reload and try again.", "concurrent-change")
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        return problem(request, 503, "Database unavailable",
+                       "The database did not answer; nothing was saved. Try again shortly.",
+                       "database-unavailable")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return problem(request, 500, "Unexpected error",
+                       "Something went wrong on the server; nothing was saved. Quote the "
+                       "request id to support.", "internal")
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of the error responses a route can give."""
+    from lims.api.schemas import Problem
+
+    text = {400: "Bad request", 401: "Not signed in", 403: "Role not permitted",
+            404: "Unknown id", 409: "Conflicts with the current state", 412: "Stale If-Match",
+            422: "Invalid input"}
+    return {c: {"description": text.get(c, "Error"), "model": Problem} for c in codes}

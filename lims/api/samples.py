@@ -1,0 +1,142 @@
+"""Samples: lists for dashboards, the sample card, events, derivation, QC, lineage."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from lims.api.deps import Auth, IfMatch
+from lims.api.problems import responses
+from lims.api.schemas import (
+    DerivativesIn,
+    Page,
+    QcIn,
+    QcOut,
+    SampleOut,
+    TransitionIn,
+    TransitionOut,
+)
+from lims.db import queries
+from lims.db.tables import Collection, Donor, Sample
+from lims.domain import workflow
+from lims.domain.workflow import State
+from lims.services import samples
+from lims.services.context import Context
+
+router = APIRouter(prefix="/samples", tags=["samples"])
+
+
+def sample_out(ctx: Context, s: Sample) -> SampleOut:
+    return SampleOut.model_validate(s).model_copy(update={
+        "din": s.code.split("-")[0],
+        "overdue": samples.is_overdue(s, ctx.now),
+        "allowed_events": workflow.allowed_events(State(s.state), s.on_hold, ctx.actor.roles),
+    })
+
+
+def etag(s: Sample) -> str:
+    return f'"{s.version}"'
+
+
+@router.get("", response_model=Page, operation_id="list_samples",
+            responses=responses(401, 422))
+def list_samples(
+    ctx: Auth,
+    state: State | None = None,
+    source: Annotated[str | None, Query(pattern="^(bone_marrow|adipose_tissue|cord_blood)$")]
+    = None,
+    kind: str | None = None,
+    donor_id: str | None = None,
+    collection_id: str | None = None,
+    on_hold: bool | None = None,
+    overdue: bool | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page:
+    """Samples, oldest first, filtered; follow `next_cursor` for the next page."""
+    q = queries.sample_list_query(
+        state=state.value if state else None, source=source, kind=kind, donor_id=donor_id,
+        collection_id=collection_id, on_hold=on_hold, overdue=overdue, now=ctx.now)
+    rows, nxt = queries.page(ctx.session, q, Sample, cursor, limit)
+    return Page(items=[sample_out(ctx, s) for s in rows], next_cursor=nxt)
+
+
+@router.get("/{sample_id}", response_model=SampleOut, operation_id="get_sample",
+            responses=responses(401, 404))
+def get_sample(sample_id: str, ctx: Auth, response: Response) -> SampleOut:
+    """The sample card, with the events you may apply now and an ETag for If-Match."""
+    s = queries.get(ctx.session, Sample, sample_id)
+    response.headers["ETag"] = etag(s)
+    return sample_out(ctx, s)
+
+
+@router.post("/{sample_id}/transitions", response_model=SampleOut,
+             operation_id="apply_transition", responses=responses(401, 403, 404, 409, 412, 422))
+def apply_transition(sample_id: str, body: TransitionIn, ctx: Auth, expected: IfMatch,
+                     response: Response) -> SampleOut:
+    """Apply an event of the workflow (see GET /workflow). Illegal steps answer 409 with
+    the allowed events; a stale If-Match answers 412."""
+    sig = samples.SignatureInput(**body.signature.model_dump()) if body.signature else None
+    s = samples.apply_event(ctx, sample_id, body.event, reason=body.reason, data=body.data,
+                            expected_version=expected, signature=sig)
+    response.headers["ETag"] = etag(s)
+    return sample_out(ctx, s)
+
+
+@router.post("/{sample_id}/derivatives", status_code=status.HTTP_201_CREATED,
+             response_model=list[SampleOut], operation_id="derive_samples",
+             responses=responses(401, 404, 409, 422))
+def derive_samples(sample_id: str, body: DerivativesIn, ctx: Auth) -> list[SampleOut]:
+    """Aliquots (same kind) or derived products (MNC, SVF, MSC, ...) from this sample."""
+    measures = body.model_dump(include={"cell_count", "viability_pct"}, exclude_none=True)
+    children = samples.derive(ctx, sample_id, kind=body.kind, volume_ml=body.volume_ml,
+                              count=body.count, **measures)
+    return [sample_out(ctx, c) for c in children]
+
+
+@router.post("/{sample_id}/qc", status_code=status.HTTP_201_CREATED, response_model=QcOut,
+             operation_id="record_qc", responses=responses(401, 404, 422))
+def record_qc(sample_id: str, body: QcIn, ctx: Auth) -> QcOut:
+    return QcOut.model_validate(samples.record_qc(ctx, sample_id, **body.model_dump()))
+
+
+@router.get("/{sample_id}/qc", response_model=list[QcOut], operation_id="list_qc",
+            responses=responses(401, 404))
+def list_qc(sample_id: str, ctx: Auth) -> list[QcOut]:
+    queries.get(ctx.session, Sample, sample_id)
+    return [QcOut.model_validate(q) for q in queries.qc_of(ctx.session, sample_id)]
+
+
+@router.get("/{sample_id}/history", response_model=list[TransitionOut],
+            operation_id="sample_history", responses=responses(401, 404))
+def sample_history(sample_id: str, ctx: Auth) -> list[TransitionOut]:
+    """Every applied event, oldest first."""
+    queries.get(ctx.session, Sample, sample_id)
+    return [TransitionOut.model_validate(t) for t in queries.transitions_of(ctx.session, sample_id)]
+
+
+@router.get("/{sample_id}/lineage", operation_id="sample_lineage",
+            responses=responses(401, 404))
+def sample_lineage(sample_id: str, ctx: Auth) -> dict[str, Any]:
+    """Up to the donor and collection, down to every derivative."""
+    s = queries.get(ctx.session, Sample, sample_id)
+    donor = queries.get(ctx.session, Donor, s.donor_id)
+    collection = queries.get(ctx.session, Collection, s.collection_id)
+    below = samples.descendants(ctx, s)
+    return {
+        "donor": {"id": donor.id, "code": donor.code, "donor_type": donor.donor_type},
+        "collection": {"id": collection.id, "din": collection.din, "source": collection.source},
+        "ancestors": [brief(a) for a in samples.ancestors(ctx, s)],
+        "sample": brief(s),
+        "descendants": nest(samples.tree([s, *below], root_ids=[s.id]))[0]["children"],
+    }
+
+
+def brief(s: Sample) -> dict[str, Any]:
+    return {"id": s.id, "code": s.code, "kind": s.kind, "state": s.state,
+            "volume_ml": s.volume_ml, "parent_id": s.parent_id}
+
+
+def nest(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**brief(n["sample"]), "children": nest(n["children"])} for n in nodes]

@@ -1,0 +1,219 @@
+"""Request and response bodies of the public API (what other systems integrate with)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Source = Literal["bone_marrow", "adipose_tissue", "cord_blood"]
+Scope = Literal["clinical", "research", "banking"]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class DonorIn(BaseModel):
+    code: str = Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                      examples=["CB-2026-0412"], description="Pseudonymous donor code")
+    donor_type: Literal["autologous", "allogeneic"]
+    related: bool = False
+    eligibility: Literal["pending", "eligible", "ineligible"] = "pending"
+
+
+class EligibilityIn(BaseModel):
+    eligibility: Literal["pending", "eligible", "ineligible"]
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ConsentIn(BaseModel):
+    form_version: str = Field(min_length=1, max_length=40)
+    scopes: list[Scope] = Field(min_length=1)
+    obtained_at: AwareDatetime
+    obtained_by: str = Field(min_length=1, max_length=120)
+
+
+class WithdrawIn(BaseModel):
+    scopes: list[Scope] | None = Field(default=None, description="Omit to withdraw all")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ConsentOut(Out):
+    id: str
+    form_version: str
+    scopes: list[str]
+    withdrawn_scopes: list[str]
+    obtained_at: datetime
+    obtained_by: str
+    withdrawn_at: datetime | None
+    withdrawal_reason: str | None
+
+
+class DonorOut(Out):
+    id: str
+    code: str
+    donor_type: str
+    related: bool
+    eligibility: str
+    eligibility_note: str | None
+    created_at: datetime
+    active_consent_scopes: list[str] = []
+    consents: list[ConsentOut] = []
+
+
+class ContainerIn(BaseModel):
+    kind: str = Field(examples=["cord_blood", "maternal_sample"])
+    volume_ml: float = Field(gt=0)
+
+
+class CollectionIn(BaseModel):
+    donor_id: str
+    source: Source
+    site: str = Field(min_length=1, max_length=120)
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    local_timezone: str | None = Field(default=None, examples=["Europe/Berlin"])
+    volume_ml: float = Field(gt=0, le=5000)
+    anticoagulant: str = Field(min_length=1, max_length=60, examples=["CPD", "heparin"])
+    collector: str = Field(min_length=1, max_length=120)
+    containers: list[ContainerIn] | None = Field(default=None, max_length=20)
+    external_ref: str | None = Field(default=None, max_length=80,
+                                     description="The requesting system's order number")
+
+
+class SampleOut(Out):
+    id: str
+    code: str
+    din: str | None = None
+    collection_id: str
+    donor_id: str
+    parent_id: str | None
+    source: str
+    kind: str
+    product_code: str
+    division: str
+    state: str
+    on_hold: bool
+    hold_reason: str | None
+    volume_ml: float
+    initial_volume_ml: float
+    cell_count: float | None
+    viability_pct: float | None
+    passage: int | None
+    location_id: str | None
+    position: int | None
+    processing_due_at: datetime | None
+    expires_at: datetime | None
+    overdue: bool = False
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    allowed_events: list[str] = []
+
+
+class CollectionOut(Out):
+    id: str
+    din: str
+    donor_id: str
+    source: str
+    site: str
+    started_at: datetime
+    ended_at: datetime
+    local_timezone: str
+    volume_ml: float
+    anticoagulant: str
+    collector: str
+    external_ref: str | None
+    created_at: datetime
+    samples: list[SampleOut] = []
+
+
+class SignatureIn(BaseModel):
+    password: str = Field(min_length=1, description="Re-enter your password to sign")
+    meaning: Literal["performed", "reviewed", "approved", "released"]
+
+
+class TransitionIn(BaseModel):
+    event: str = Field(examples=["receive"])
+    reason: str | None = Field(default=None, max_length=1000)
+    data: dict[str, Any] = Field(default_factory=dict)
+    signature: SignatureIn | None = None
+
+
+class DerivativesIn(BaseModel):
+    kind: str | None = Field(default=None, description="Omit for aliquots of the same kind")
+    volume_ml: float = Field(gt=0)
+    count: int = Field(default=1, ge=1, le=96)
+    cell_count: float | None = Field(default=None, ge=0)
+    viability_pct: float | None = Field(default=None, ge=0, le=100)
+
+
+class QcIn(BaseModel):
+    test: str = Field(min_length=1, max_length=40, examples=["viability"])
+    result: Literal["pass", "fail", "pending"]
+    value: float | None = None
+    unit: str | None = Field(default=None, max_length=20)
+    specification: str | None = Field(default=None, max_length=80, examples=[">= 70 %"])
+
+
+class QcOut(Out):
+    id: str
+    test: str
+    result: str
+    value: float | None
+    unit: str | None
+    specification: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class TransitionOut(Out):
+    id: str
+    event: str
+    from_state: str
+    to_state: str
+    actor_name: str
+    reason: str | None
+    deviation: bool
+    data: dict[str, Any]
+    at: datetime
+
+
+class Page(BaseModel):
+    items: list[Any]
+    next_cursor: str | None
+
+
+class LocationIn(BaseModel):
+    parent_id: str | None = None
+    kind: Literal["site", "storage_unit", "rack", "box"]
+    name: str = Field(min_length=1, max_length=80)
+    rows: int | None = Field(default=None, ge=1, le=26)
+    cols: int | None = Field(default=None, ge=1, le=26)
+    min_temp_c: float | None = None
+    max_temp_c: float | None = None
+
+
+class LocationOut(Out):
+    id: str
+    parent_id: str | None
+    kind: str
+    name: str
+    path: str
+    rows: int | None
+    cols: int | None
+    min_temp_c: float | None
+    max_temp_c: float | None

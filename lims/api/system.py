@@ -1,0 +1,51 @@
+"""Health, readiness and the workflow table (machine-readable and drawn)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from lims.domain import workflow
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", operation_id="health")
+def health() -> dict[str, str]:
+    """The process is up (does not touch the database)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", operation_id="readiness")
+def readiness(request: Request) -> JSONResponse:
+    """Ready to serve: the database answers and is migrated to the expected revision."""
+    try:
+        with request.app.state.engine.connect() as conn:
+            rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return JSONResponse({"status": "unavailable", "detail": "database not reachable"}, 503)
+    if rev is None:
+        return JSONResponse({"status": "unavailable", "detail": "database not migrated"}, 503)
+    return JSONResponse({"status": "ready", "schema_revision": rev})
+
+
+@router.get("/workflow", operation_id="workflow")
+def workflow_table() -> dict[str, Any]:
+    """The sample state machine: states, every transition with its roles, reason,
+    signature and guards, and a Mermaid diagram drawn from the same table."""
+    return {
+        "states": [s.value for s in workflow.State],
+        "final_states": sorted(s.value for s in workflow.FINAL_STATES),
+        "transitions": [
+            {"event": t.event, "from": sorted(s.value for s in t.sources),
+             "to": t.target.value if t.target else None, "roles": sorted(t.roles),
+             "needs_reason": t.needs_reason, "needs_signature": t.needs_signature,
+             "guards": list(t.guards), "hold": t.hold, "sets_hold": t.sets_hold,
+             "description": t.description}
+            for t in workflow.TRANSITIONS
+        ],
+        "mermaid": workflow.mermaid(),
+    }

@@ -1,0 +1,130 @@
+"""The `lims` command: serve, migrate, demo data, users, audit."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from lims.config import get_settings
+
+app = typer.Typer(help="lims: sample tracking for stem-cell laboratories.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).")
+users_app = typer.Typer(help="People and service accounts.")
+audit_app = typer.Typer(help="The tamper-evident audit trail.")
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+
+def _context(actor_name: str = "lims cli"):  # noqa: ANN202
+    from lims.db.engine import make_engine, unit_of_work
+    from lims.services.context import Actor, Context
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+
+    class _Ctx:
+        def __enter__(self) -> Context:
+            self._uow = unit_of_work(engine)
+            session = self._uow.__enter__()
+            return Context(session=session, settings=settings,
+                           actor=Actor(id="cli", name=actor_name, roles=frozenset({"admin"})))
+
+        def __exit__(self, *exc: object) -> None:
+            self._uow.__exit__(*exc)  # type: ignore[arg-type]
+            engine.dispose()
+
+    return _Ctx()
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          reload: bool = False) -> None:
+    """Start the HTTP service (API docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run("lims.main:create_app", factory=True, host=host, port=port, workers=workers,
+                reload=reload, log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database to the newest schema (creates the SQLite file if needed)."""
+    from lims.db.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo data set (scenarios from the brief) and the demo users."""
+    from lims.demo import load
+
+    with _context("demo loader") as ctx:
+        summary = load(ctx)
+    typer.echo(json.dumps(summary, indent=2))
+
+
+@users_app.command("add")
+def users_add(username: str, full_name: str,
+              role: list[str] = typer.Option(..., "--role", help="Repeat for more roles"),
+              service_account: bool = typer.Option(False, help="No password; use API keys"),
+              password: str = typer.Option("", help="Asked for when not given")) -> None:
+    """Create a person (with password) or a service account."""
+    from lims.services import users
+
+    if not service_account and not password:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _context() as ctx:
+        user = users.add_user(ctx, username=username, full_name=full_name, roles=role,
+                              password=None if service_account else password)
+        if service_account:
+            _, secret = users.create_api_key(ctx, user, "cli", ["read", "write"])
+            typer.echo(f"API key (shown once): {secret}")
+    typer.echo(f"user {username} created")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every hash chain, checkpoint and signature; name the first broken entry."""
+    from rich.progress import Progress
+
+    from lims.db.tables import AuditEntry
+    from lims.services import audit
+
+    with _context() as ctx, Progress() as bar:
+        from sqlalchemy import func, select
+
+        total = ctx.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+        task = bar.add_task("verifying audit trail", total=total or 1)
+        result = audit.verify(ctx, progress=lambda n: bar.advance(task, n))
+    typer.echo(json.dumps(result, indent=2))
+    raise typer.Exit(0 if result["ok"] else 1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Seal the heads of all chains (run periodically, e.g. hourly from cron)."""
+    from lims.services import audit
+
+    with _context() as ctx:
+        cp = audit.checkpoint(ctx)
+        typer.echo(f"checkpoint {cp.id} sealed {len(cp.heads)} chains: {cp.hash}")
+
+
+@audit_app.command("export")
+def audit_export(out: Path = typer.Argument(..., help="File to write (JSON Lines)")) -> None:
+    """Write the whole trail as JSON Lines for offline verification (see README)."""
+    from lims.services import audit
+
+    with _context() as ctx, out.open("w") as fh:
+        n = audit.export(ctx, fh)
+    typer.echo(f"{n} lines written to {out}", err=True)
+
+
+def main() -> None:  # pragma: no cover
+    app(sys.argv[1:])

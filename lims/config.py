@@ -1,0 +1,50 @@
+"""Settings from environment variables `LIMS_*` (read when asked, never at import)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIMS_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./var/lims.db"
+    # ISBT 128 facility identification number (FIN): assigned by ICCBBA to each facility.
+    facility_id: str = "W9999"
+    facility_name: str = "Demo Stem Cell Laboratory"
+    # Hours from the end of collection within which processing must start.
+    window_bone_marrow_hours: int = Field(48, gt=0)
+    window_cord_blood_hours: int = Field(48, gt=0)
+    window_adipose_tissue_hours: int = Field(24, gt=0)
+    timezone: str = "Europe/Berlin"
+    # Bearer tokens for people expire; service accounts use API keys instead.
+    token_hours: int = Field(12, gt=0)
+    failed_login_limit: int = Field(5, gt=0)
+    lockout_minutes: int = Field(15, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone: refuse to start rather than mis-stamp
+        return value
+
+    def processing_windows(self) -> dict[str, int]:
+        """Processing window in hours per collection source."""
+        return {
+            "bone_marrow": self.window_bone_marrow_hours,
+            "cord_blood": self.window_cord_blood_hours,
+            "adipose_tissue": self.window_adipose_tissue_hours,
+        }
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

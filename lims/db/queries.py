@@ -1,0 +1,186 @@
+"""The queries. Services ask here instead of writing SQL themselves."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlmodel import Session, SQLModel
+
+from lims.db.tables import (
+    Collection,
+    Consent,
+    Donor,
+    Excursion,
+    Location,
+    ProcessingStep,
+    QcResult,
+    Sample,
+    SampleTransition,
+)
+from lims.domain.errors import Invalid, NotFound
+from lims.domain.workflow import AWAITING_PROCESSING
+
+M = TypeVar("M", bound=SQLModel)
+
+LABELS = {Donor: "donor", Collection: "collection", Sample: "sample", Location: "location"}
+
+
+def get(session: Session, model: type[M], id_: str, *, lock: bool = False) -> M:
+    """Load by id or raise NotFound naming what was missing. `lock` takes a row lock
+    (PostgreSQL; SQLite serialises writers at BEGIN IMMEDIATE anyway)."""
+    q = select(model).where(model.id == id_)  # type: ignore[attr-defined]
+    if lock:
+        q = q.with_for_update()
+    found = session.execute(q).scalar_one_or_none()
+    if found is None:
+        what = LABELS.get(model, model.__name__.lower())
+        raise NotFound(f"No {what} with id {id_}. Check the id or scan the label again.")
+    return found
+
+
+def donor_by_code(session: Session, code: str) -> Donor | None:
+    return session.execute(select(Donor).where(Donor.code == code)).scalar_one_or_none()
+
+
+def collection_by_din(session: Session, din: str) -> Collection | None:
+    return session.execute(select(Collection).where(Collection.din == din)).scalar_one_or_none()
+
+
+def collection_by_external_ref(session: Session, ref: str) -> Collection | None:
+    q = select(Collection).where(Collection.external_ref == ref)
+    return session.execute(q).scalar_one_or_none()
+
+
+def sample_by_identity(
+    session: Session, din: str, product_code: str | None, division: str | None
+) -> list[Sample]:
+    """Samples of the donation `din`, narrowed by product code and division if given."""
+    q = select(Sample).join(Collection, Sample.collection_id == Collection.id)
+    q = q.where(Collection.din == din)
+    if product_code:
+        q = q.where(Sample.product_code == product_code)
+    if division:
+        q = q.where(Sample.division == division)
+    return list(session.execute(q.order_by(Sample.id)).scalars())
+
+
+def consents_of(session: Session, donor_id: str) -> list[Consent]:
+    q = select(Consent).where(Consent.donor_id == donor_id).order_by(Consent.obtained_at)
+    return list(session.execute(q).scalars())
+
+
+def latest_qc(session: Session, sample_id: str) -> dict[str, QcResult]:
+    """The latest result per QC test: a re-test replaces a pending or failed result."""
+    rows = session.execute(
+        select(QcResult).where(QcResult.sample_id == sample_id).order_by(QcResult.recorded_at)
+    ).scalars()
+    return {r.test: r for r in rows}
+
+
+def qc_of(session: Session, sample_id: str) -> list[QcResult]:
+    q = select(QcResult).where(QcResult.sample_id == sample_id).order_by(QcResult.recorded_at)
+    return list(session.execute(q).scalars())
+
+
+def open_excursions(session: Session, sample_id: str) -> list[Excursion]:
+    q = select(Excursion).where(Excursion.sample_id == sample_id,
+                                Excursion.reviewed_at.is_(None))  # type: ignore[union-attr]
+    return list(session.execute(q).scalars())
+
+
+def operators_of(session: Session, sample_ids: Sequence[str]) -> frozenset[str]:
+    q = select(ProcessingStep.operator_id).where(ProcessingStep.sample_id.in_(sample_ids))  # type: ignore[attr-defined]
+    return frozenset(session.execute(q).scalars())
+
+
+def open_step(session: Session, sample_id: str) -> ProcessingStep | None:
+    q = (select(ProcessingStep)
+         .where(ProcessingStep.sample_id == sample_id,
+                ProcessingStep.ended_at.is_(None))  # type: ignore[union-attr]
+         .order_by(ProcessingStep.started_at.desc()).limit(1))  # type: ignore[attr-defined]
+    return session.execute(q).scalar_one_or_none()
+
+
+def steps_of(session: Session, sample_id: str) -> list[ProcessingStep]:
+    q = (select(ProcessingStep).where(ProcessingStep.sample_id == sample_id)
+         .order_by(ProcessingStep.started_at))
+    return list(session.execute(q).scalars())
+
+
+def transitions_of(session: Session, sample_id: str) -> list[SampleTransition]:
+    q = (select(SampleTransition).where(SampleTransition.sample_id == sample_id)
+         .order_by(SampleTransition.at, SampleTransition.id))
+    return list(session.execute(q).scalars())
+
+
+def samples_where(session: Session, **equal: Any) -> list[Sample]:
+    q = select(Sample)
+    for name, value in equal.items():
+        q = q.where(getattr(Sample, name) == value)
+    return list(session.execute(q.order_by(Sample.id)).scalars())
+
+
+def used_divisions(session: Session, collection_id: str, product_code: str) -> set[str]:
+    q = select(Sample.division).where(Sample.collection_id == collection_id,
+                                      Sample.product_code == product_code)
+    return set(session.execute(q).scalars())
+
+
+def position_taken(session: Session, location_id: str, position: int) -> Sample | None:
+    q = select(Sample).where(Sample.location_id == location_id, Sample.position == position)
+    return session.execute(q).scalar_one_or_none()
+
+
+def children_of(session: Session, location_id: str) -> list[Location]:
+    q = select(Location).where(Location.parent_id == location_id).order_by(Location.name)
+    return list(session.execute(q).scalars())
+
+
+# --- keyset pagination -----------------------------------------------------------------
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("The cursor is not valid: start again from the first page.") from None
+
+
+def page(session: Session, q: Any, model: type[M], cursor: str | None,
+         limit: int) -> tuple[list[M], str | None]:
+    """One page ordered by id (UUIDv7: creation order); the cursor is the last id seen."""
+    id_col = model.id  # type: ignore[attr-defined]
+    if cursor:
+        q = q.where(id_col > decode_cursor(cursor))
+    rows = list(session.execute(q.order_by(id_col).limit(limit + 1)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].id) if more and rows else None)  # type: ignore[attr-defined]
+
+
+def sample_list_query(*, state: str | None = None, source: str | None = None,
+                      kind: str | None = None, donor_id: str | None = None,
+                      collection_id: str | None = None, on_hold: bool | None = None,
+                      overdue: bool | None = None, now: datetime | None = None) -> Any:
+    q = select(Sample)
+    for col, value in ((Sample.state, state), (Sample.source, source), (Sample.kind, kind),
+                       (Sample.donor_id, donor_id), (Sample.collection_id, collection_id),
+                       (Sample.on_hold, on_hold)):
+        if value is not None:
+            q = q.where(col == value)
+    if overdue is not None:
+        late = (Sample.state.in_([s.value for s in AWAITING_PROCESSING])  # type: ignore[attr-defined]
+                & (Sample.processing_due_at < now))  # type: ignore[operator]
+        q = q.where(late if overdue else ~late | Sample.processing_due_at.is_(None))  # type: ignore[union-attr]
+    return q
+
+
+def count(session: Session, q: Any) -> int:
+    return session.execute(select(func.count()).select_from(q.subquery())).scalar_one()

@@ -1,0 +1,55 @@
+"""Domain errors. Each carries a message a bench technician can act on.
+
+The API maps each class to one HTTP status in one place (lims/api/problems.py).
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: a rule of the lab refused the request."""
+
+    title = "Request refused"
+
+    def __init__(self, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    title = "Not found"
+
+
+class Invalid(DomainError):
+    """The request itself is malformed or incomplete (missing reason, bad value)."""
+
+    title = "Invalid request"
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state of the record."""
+
+    title = "Conflict with the current record"
+
+
+class IllegalTransition(Conflict):
+    title = "Step not allowed in this state"
+
+
+class GuardFailed(Conflict):
+    title = "Step blocked by a rule"
+
+
+class StaleVersion(DomainError):
+    """The caller's copy (If-Match) is older than the stored record."""
+
+    title = "Record changed since you loaded it"
+
+
+class NotPermitted(DomainError):
+    title = "Not permitted for your role"
+
+
+class NotAuthenticated(DomainError):
+    title = "Sign-in required"

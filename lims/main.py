@@ -1,0 +1,50 @@
+"""The application factory. The engine is made here, when the app is created."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request, Response
+
+from lims import __version__
+from lims.api import auth, collections, donors, problems, samples, system
+from lims.config import Settings, get_settings
+from lims.db.engine import make_engine
+
+log = logging.getLogger("lims.request")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="lims",
+        version=__version__,
+        summary="Sample tracking for stem-cell laboratories: harvest to release.",
+        description="Every sample is a state machine (GET /api/v1/workflow); every change "
+        "is in a hash-chained audit trail; errors are RFC 9457 problem+json.",
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url)
+    problems.install(app)
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (system, auth, donors, collections, samples):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.middleware("http")
+    async def _request_id(request: Request,
+                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        start = time.perf_counter()
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        log.info("%s %s %s %.1fms user=%s rid=%s", request.method, request.url.path,
+                 response.status_code, (time.perf_counter() - start) * 1000,
+                 getattr(request.state, "actor", "-"), request.state.request_id)
+        return response
+
+    return app

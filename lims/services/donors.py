@@ -1,0 +1,93 @@
+"""Donors, consents and the eligibility determination."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from lims.db import queries
+from lims.db.tables import Consent, Donor
+from lims.domain.errors import Conflict, Invalid
+from lims.domain.workflow import Use
+from lims.services import audit
+from lims.services.context import Context
+
+DONOR_TYPES = ("autologous", "allogeneic")
+ELIGIBILITY = ("pending", "eligible", "ineligible")
+SCOPES = tuple(u.value for u in Use)
+
+
+def _snapshot(d: Donor) -> dict:
+    return {"code": d.code, "donor_type": d.donor_type, "related": d.related,
+            "eligibility": d.eligibility, "eligibility_note": d.eligibility_note}
+
+
+def register_donor(ctx: Context, *, code: str, donor_type: str, related: bool = False,
+                   eligibility: str = "pending") -> Donor:
+    code = code.strip()
+    if donor_type not in DONOR_TYPES:
+        raise Invalid(f"Donor type must be one of {', '.join(DONOR_TYPES)}.")
+    if eligibility not in ELIGIBILITY:
+        raise Invalid(f"Eligibility must be one of {', '.join(ELIGIBILITY)}.")
+    if related and donor_type == "autologous":
+        raise Invalid("An autologous donor is the patient: 'related' applies to allogeneic only.")
+    if queries.donor_by_code(ctx.session, code):
+        raise Conflict(f"A donor with code {code} is already registered.")
+    donor = Donor(code=code, donor_type=donor_type, related=related, eligibility=eligibility,
+                  created_at=ctx.now, updated_at=ctx.now)
+    ctx.session.add(donor)
+    ctx.session.flush()
+    audit.record(ctx, "donor_registered", "donor", donor.id, after=_snapshot(donor))
+    return donor
+
+
+def set_eligibility(ctx: Context, donor: Donor, eligibility: str, note: str | None) -> Donor:
+    if eligibility not in ELIGIBILITY:
+        raise Invalid(f"Eligibility must be one of {', '.join(ELIGIBILITY)}.")
+    before = _snapshot(donor)
+    donor.eligibility, donor.eligibility_note = eligibility, note
+    donor.updated_at, donor.version = ctx.now, donor.version + 1
+    ctx.session.add(donor)
+    audit.record(ctx, "eligibility_determined", "donor", donor.id, before=before,
+                 after=_snapshot(donor), reason=note)
+    return donor
+
+
+def add_consent(ctx: Context, donor: Donor, *, form_version: str, scopes: list[str],
+                obtained_at: datetime, obtained_by: str) -> Consent:
+    bad = sorted(set(scopes) - set(SCOPES))
+    if not scopes or bad:
+        raise Invalid(f"Consent scopes must be a non-empty subset of {', '.join(SCOPES)}.")
+    if obtained_at > ctx.now:
+        raise Invalid("Consent cannot be obtained in the future: check the date and time.")
+    consent = Consent(donor_id=donor.id, form_version=form_version,
+                      scopes=sorted(set(scopes)), obtained_at=obtained_at,
+                      obtained_by=obtained_by, created_at=ctx.now)
+    ctx.session.add(consent)
+    ctx.session.flush()
+    audit.record(ctx, "consent_recorded", "donor", donor.id, after={
+        "consent_id": consent.id, "form_version": form_version, "scopes": consent.scopes,
+        "obtained_at": obtained_at, "obtained_by": obtained_by})
+    return consent
+
+
+def withdraw_consent(ctx: Context, consent: Consent, scopes: list[str] | None,
+                     reason: str) -> Consent:
+    """Withdraw some or all scopes. Nothing recorded is lost: the scopes stay listed."""
+    if not reason.strip():
+        raise Invalid("Say why the consent is withdrawn (reason).")
+    wanted = set(scopes or consent.scopes)
+    if not wanted <= set(consent.scopes):
+        raise Invalid(f"This consent covers only {', '.join(consent.scopes)}.")
+    before = {"withdrawn_scopes": consent.withdrawn_scopes}
+    consent.withdrawn_scopes = sorted(set(consent.withdrawn_scopes) | wanted)
+    consent.withdrawn_at, consent.withdrawal_reason = ctx.now, reason
+    ctx.session.add(consent)
+    audit.record(ctx, "consent_withdrawn", "donor", consent.donor_id, before=before,
+                 after={"consent_id": consent.id, "withdrawn_scopes": consent.withdrawn_scopes},
+                 reason=reason)
+    return consent
+
+
+def active_scopes(consents: list[Consent]) -> frozenset[str]:
+    """Scopes covered by at least one consent that has not withdrawn them."""
+    return frozenset(s for c in consents for s in c.scopes if s not in c.withdrawn_scopes)

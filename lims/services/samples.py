@@ -1,0 +1,312 @@
+"""Samples: creation, events through the state machine, derivation, QC, lineage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lims.db import queries
+from lims.db.tables import Collection, Donor, Location, ProcessingStep, QcResult, Sample
+from lims.db.tables import SampleTransition as TransitionLog
+from lims.domain import isbt, sources, workflow
+from lims.domain.errors import Conflict, Invalid, StaleVersion
+from lims.domain.workflow import State
+from lims.services import audit, donors, signatures
+from lims.services.context import Context
+
+# Leaving the freezer (or the lab) frees the storage position.
+LEAVES_POSITION = {"thaw", "distribute", "discard", "reject", "consume"}
+QC_RESULTS = ("pass", "fail", "pending")
+
+
+def snapshot(s: Sample) -> dict[str, Any]:
+    """The sample fields the audit trail records before and after each change."""
+    return {
+        "code": s.code, "kind": s.kind, "state": s.state, "on_hold": s.on_hold,
+        "hold_reason": s.hold_reason, "volume_ml": s.volume_ml, "cell_count": s.cell_count,
+        "viability_pct": s.viability_pct, "passage": s.passage, "location_id": s.location_id,
+        "position": s.position, "expires_at": s.expires_at, "version": s.version,
+    }
+
+
+def sample_code(din: str, product_code: str, division: str) -> str:
+    return f"{din}-{product_code}-{division}"
+
+
+def next_division(ctx: Context, collection_id: str, product_code: str,
+                  parent: Sample | None) -> str:
+    """First free ISBT division for this product: aliquots of a product are divided
+    below their parent, a new product of a donation starts undivided."""
+    used = queries.used_divisions(ctx.session, collection_id, product_code)
+    if parent is not None and parent.product_code == product_code:
+        if parent.division == "00":
+            candidates = (isbt.division_code(i) for i in range(1, 27))
+        else:
+            candidates = (isbt.sub_division(parent.division, i) for i in range(1, 27))
+    else:
+        candidates = (isbt.division_code(i) for i in range(0, 27))
+    for division in candidates:
+        if division not in used:
+            return division
+    raise Conflict("No ISBT division is left for another aliquot of this product.")
+
+
+def create_sample(ctx: Context, *, collection: Collection, donor: Donor, kind: str,
+                  volume_ml: float, division: str, parent: Sample | None,
+                  processing_due_at: datetime | None = None,
+                  state: State = State.registered, **measures: Any) -> Sample:
+    product = isbt.product_type(kind)
+    sample = Sample(
+        code=sample_code(collection.din, product.code, division),
+        collection_id=collection.id, donor_id=donor.id,
+        parent_id=parent.id if parent else None, source=collection.source, kind=kind,
+        product_code=product.code, division=division, state=state.value,
+        volume_ml=volume_ml, initial_volume_ml=volume_ml,
+        processing_due_at=processing_due_at, created_at=ctx.now, updated_at=ctx.now,
+        **measures,
+    )
+    ctx.session.add(sample)
+    ctx.session.flush()
+    audit.record(ctx, "sample_created", "sample", sample.id, after={
+        **snapshot(sample), "parent_id": sample.parent_id, "collection_id": collection.id})
+    return sample
+
+
+def facts(ctx: Context, sample: Sample) -> workflow.SampleFacts:
+    """Gather what the guards look at (donor, consent, QC, excursions, processors)."""
+    donor = queries.get(ctx.session, Donor, sample.donor_id)
+    lineage = ancestors(ctx, sample)
+    return workflow.SampleFacts(
+        state=State(sample.state),
+        on_hold=sample.on_hold,
+        donor_eligibility=donor.eligibility,
+        consent_scopes=donors.active_scopes(queries.consents_of(ctx.session, donor.id)),
+        qc_results=tuple(q.result for q in queries.latest_qc(ctx.session, sample.id).values()),
+        open_excursions=len(queries.open_excursions(ctx.session, sample.id)),
+        processing_due_at=sample.processing_due_at,
+        processed_by=queries.operators_of(ctx.session, [sample.id, *(a.id for a in lineage)]),
+        has_storage_position=False,
+    )
+
+
+def ancestors(ctx: Context, sample: Sample) -> list[Sample]:
+    """Parent, grandparent, ... up to the primary container."""
+    chain: list[Sample] = []
+    current = sample
+    while current.parent_id:
+        current = queries.get(ctx.session, Sample, current.parent_id)
+        chain.append(current)
+    return chain
+
+
+@dataclass(frozen=True)
+class SignatureInput:
+    password: str
+    meaning: str
+
+
+def apply_event(
+    ctx: Context, sample_id: str, event: str, *, reason: str | None = None,
+    data: dict[str, Any] | None = None, expected_version: int | None = None,
+    signature: SignatureInput | None = None,
+) -> Sample:
+    """Apply one event: lock, check the table and guards, write, log, audit, sign."""
+    data = dict(data or {})
+    sample = queries.get(ctx.session, Sample, sample_id, lock=True)
+    if expected_version is not None and expected_version != sample.version:
+        raise StaleVersion(
+            f"Sample {sample.code} changed since you loaded it (your version "
+            f"{expected_version}, now {sample.version}). Reload it and try again.",
+            current_version=sample.version,
+        )
+    f = facts(ctx, sample)
+    box: Location | None = None
+    if event == "cryopreserve":
+        box, position = _storage_position(ctx, data)
+        f = workflow.SampleFacts(**{**f.__dict__, "has_storage_position": True})
+    if signature is not None:
+        signatures.check_password(ctx, signature.password)
+    outcome = workflow.decide(f, workflow.Request(
+        event=event, actor_id=ctx.actor.id, roles=ctx.actor.roles, now=ctx.now,
+        reason=reason, intended_use=data.get("intended_use"), signed=signature is not None,
+    ))
+    before = snapshot(sample)
+    _effects(ctx, sample, event, reason, data, outcome.deviation)
+    if box is not None:
+        sample.location_id, sample.position = box.id, int(data["position"])
+    if event in LEAVES_POSITION:
+        sample.location_id = sample.position = None
+    sample.state = outcome.to_state.value
+    sample.on_hold = outcome.on_hold
+    sample.version += 1
+    sample.updated_at = ctx.now
+    ctx.session.add(sample)
+    ctx.session.add(TransitionLog(
+        sample_id=sample.id, event=event, from_state=outcome.from_state.value,
+        to_state=outcome.to_state.value, actor_id=ctx.actor.id, actor_name=ctx.actor.name,
+        reason=reason, deviation=outcome.deviation, data=audit.hashing.jsonable(data),
+        at=ctx.now, request_id=ctx.request_id,
+    ))
+    entry = audit.record(ctx, f"event:{event}", "sample", sample.id, before=before,
+                         after=snapshot(sample), reason=reason)
+    if signature is not None:
+        signatures.sign(ctx, entry, signature.meaning)
+    return sample
+
+
+def _storage_position(ctx: Context, data: dict[str, Any]) -> tuple[Location, int]:
+    box_id, position = data.get("box_id"), data.get("position")
+    if not box_id or position is None:
+        raise Invalid("Freezing needs a storage position: give 'box_id' and 'position'.")
+    box = queries.get(ctx.session, Location, str(box_id))
+    if box.kind != "box" or not box.rows or not box.cols:
+        raise Invalid(f"{box.path} is not a box with positions.")
+    if not isinstance(position, int) or not 1 <= position <= box.rows * box.cols:
+        raise Invalid(f"Position must be a number from 1 to {box.rows * box.cols} in {box.path}.")
+    taken = queries.position_taken(ctx.session, box.id, position)
+    if taken is not None:
+        raise Conflict(f"{box.path}, position {position} already holds sample {taken.code}.")
+    return box, position
+
+
+def _effects(ctx: Context, sample: Sample, event: str, reason: str | None,
+             data: dict[str, Any], deviation: bool) -> None:
+    """What each event records beyond the state change."""
+    src = sources.Source(sample.source)
+    if event in ("start_processing", "start_culture"):
+        method = data.get("method") or ("plastic_adherence" if event == "start_culture" else None)
+        if not method:
+            raise Invalid("Say which method is used ('method' in data, e.g. density_gradient).")
+        sources.check_method(method, src)
+        ctx.session.add(ProcessingStep(
+            sample_id=sample.id, method=method, parameters=data.get("parameters") or {},
+            operator_id=ctx.actor.id, started_at=ctx.now,
+            deviation_reason=reason if deviation else None,
+        ))
+        if event == "start_culture":
+            sample.passage = 0
+    elif event in ("complete_processing", "harvest_culture"):
+        step = queries.open_step(ctx.session, sample.id)
+        if step is not None:
+            step.ended_at, step.results = ctx.now, data.get("results") or {}
+            ctx.session.add(step)
+    elif event == "passage":
+        sample.passage = (sample.passage or 0) + 1
+    elif event == "place_hold":
+        sample.hold_reason = reason
+    elif event == "lift_hold":
+        sample.hold_reason = None
+    for measure in ("cell_count", "viability_pct"):
+        if measure in data:
+            setattr(sample, measure, _positive(data[measure], measure))
+    if "volume_ml" in data:
+        sample.volume_ml = _positive(data["volume_ml"], "volume_ml")
+
+
+def _positive(value: Any, name: str) -> float:
+    if not isinstance(value, int | float) or value < 0:
+        raise Invalid(f"'{name}' must be a number of 0 or more.")
+    return float(value)
+
+
+def derive(ctx: Context, parent_id: str, *, kind: str | None, volume_ml: float,
+           count: int = 1, **measures: Any) -> list[Sample]:
+    """Take `count` children of `volume_ml` each from the parent. Same kind = aliquots.
+
+    The parent's remaining volume goes down; if nothing is left it becomes `consumed`.
+    """
+    parent = queries.get(ctx.session, Sample, parent_id, lock=True)
+    kind = kind or parent.kind
+    if State(parent.state) not in workflow.DERIVABLE_STATES:
+        raise Conflict(
+            f"Cannot take material from a sample that is {parent.state}; it must be one of "
+            f"{', '.join(sorted(s.value for s in workflow.DERIVABLE_STATES))}."
+        )
+    sources.check_kind(kind, sources.Source(parent.source))
+    if count < 1 or count > 96:
+        raise Invalid("Make between 1 and 96 children at a time.")
+    if volume_ml <= 0:
+        raise Invalid("Each child needs a volume above 0 mL.")
+    total = round(volume_ml * count, 6)
+    if total > parent.volume_ml + 1e-9:
+        raise Conflict(
+            f"{count} x {volume_ml} mL = {total} mL is more than the {parent.volume_ml} mL "
+            f"left in {parent.code}."
+        )
+    collection = queries.get(ctx.session, Collection, parent.collection_id)
+    donor = queries.get(ctx.session, Donor, parent.donor_id)
+    product = isbt.product_type(kind)
+    # Children of processed material are processed material; raw material stays raw.
+    state = State.received if parent.state == State.received else State.processed
+    children = []
+    for _ in range(count):
+        division = next_division(ctx, collection.id, product.code, parent)
+        children.append(create_sample(
+            ctx, collection=collection, donor=donor, kind=kind, volume_ml=volume_ml,
+            division=division, parent=parent, state=state,
+            passage=parent.passage if kind == parent.kind else None, **measures,
+        ))
+    before = snapshot(parent)
+    parent.volume_ml = round(parent.volume_ml - total, 6)
+    parent.version += 1
+    parent.updated_at = ctx.now
+    ctx.session.add(parent)
+    audit.record(ctx, "derivation", "sample", parent.id, before=before, after={
+        **snapshot(parent), "children": [c.code for c in children]})
+    if parent.volume_ml <= 1e-9:
+        apply_event(ctx, parent.id, "consume",
+                    reason=f"whole volume used for {', '.join(c.code for c in children)}")
+    return children
+
+
+def record_qc(ctx: Context, sample_id: str, *, test: str, result: str, value: float | None,
+              unit: str | None, specification: str | None) -> QcResult:
+    sample = queries.get(ctx.session, Sample, sample_id)
+    if result not in QC_RESULTS:
+        raise Invalid(f"QC result must be one of {', '.join(QC_RESULTS)}.")
+    qc = QcResult(sample_id=sample.id, test=test, value=value, unit=unit,
+                  specification=specification, result=result, recorded_by=ctx.actor.id,
+                  recorded_at=ctx.now)
+    ctx.session.add(qc)
+    ctx.session.flush()
+    audit.record(ctx, "qc_recorded", "sample", sample.id, after={
+        "qc_id": qc.id, "test": test, "value": value, "unit": unit,
+        "specification": specification, "result": result})
+    return qc
+
+
+def is_overdue(sample: Sample, now: datetime) -> bool:
+    return bool(sample.processing_due_at and now > sample.processing_due_at
+                and State(sample.state) in workflow.AWAITING_PROCESSING)
+
+
+def tree(samples: list[Sample], root_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """Nest samples by parent: [{sample, children: [...]}], roots first."""
+    by_parent: dict[str | None, list[Sample]] = {}
+    ids = {s.id for s in samples}
+    for s in samples:
+        by_parent.setdefault(s.parent_id if s.parent_id in ids else None, []).append(s)
+
+    def node(s: Sample) -> dict[str, Any]:
+        return {"sample": s, "children": [node(c) for c in by_parent.get(s.id, [])]}
+
+    roots = by_parent.get(None, [])
+    if root_ids is not None:
+        roots = [s for s in samples if s.id in root_ids]
+    return [node(r) for r in roots]
+
+
+def descendants(ctx: Context, sample: Sample) -> list[Sample]:
+    """Every sample derived from this one, at any depth (all share its collection)."""
+    family = queries.samples_where(ctx.session, collection_id=sample.collection_id)
+    kids: dict[str, list[Sample]] = {}
+    for s in family:
+        if s.parent_id:
+            kids.setdefault(s.parent_id, []).append(s)
+    found, todo = [], list(kids.get(sample.id, []))
+    while todo:
+        s = todo.pop(0)
+        found.append(s)
+        todo.extend(kids.get(s.id, []))
+    return found

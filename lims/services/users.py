@@ -1,0 +1,124 @@
+"""Users, roles, sign-in with lockout, bearer tokens and API keys for service accounts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from lims.db.tables import ApiKey, AppUser, AuthToken
+from lims.domain.errors import Conflict, Invalid, NotAuthenticated
+from lims.domain.workflow import Role
+from lims.services import audit, passwords
+from lims.services.context import Actor, Context
+
+ROLES = tuple(r.value for r in Role)
+KEY_PREFIX = "lims_"
+
+
+def actor_of(user: AppUser) -> Actor:
+    return Actor(id=user.id, name=user.full_name, roles=frozenset(user.roles),
+                 username=user.username)
+
+
+def _user_view(u: AppUser) -> dict:
+    return {"username": u.username, "full_name": u.full_name, "roles": sorted(u.roles),
+            "active": u.active, "service_account": u.password_hash is None}
+
+
+def add_user(ctx: Context, *, username: str, full_name: str, roles: list[str],
+             password: str | None) -> AppUser:
+    """A person (with a password) or a service account (password None, uses API keys)."""
+    bad = sorted(set(roles) - set(ROLES))
+    if not roles or bad:
+        raise Invalid(f"Roles must be a non-empty subset of {', '.join(ROLES)}.")
+    if password is not None and len(password) < 10:
+        raise Invalid("A password needs at least 10 characters.")
+    if _by_username(ctx, username):
+        raise Conflict(f"The user name {username} is taken.")
+    user = AppUser(username=username, full_name=full_name, roles=sorted(set(roles)),
+                   password_hash=passwords.hash_password(password) if password else None,
+                   created_at=ctx.now)
+    ctx.session.add(user)
+    ctx.session.flush()
+    audit.record(ctx, "user_added", "user", user.id, after=_user_view(user))
+    return user
+
+
+def _by_username(ctx: Context, username: str) -> AppUser | None:
+    q = select(AppUser).where(AppUser.username == username)
+    return ctx.session.execute(q).scalar_one_or_none()
+
+
+def sign_in(ctx: Context, username: str, password: str) -> tuple[AppUser | None, str | None]:
+    """Check the password; returns (user, token) or (None, why). A failure is recorded
+    (and counts towards the lockout), so the caller commits it before answering 401."""
+    user = _by_username(ctx, username)
+    locked = user is not None and user.locked_until is not None and user.locked_until > ctx.now
+    ok = (user is not None and user.active and not locked and user.password_hash is not None
+          and passwords.verify(user.password_hash, password))
+    if not ok:
+        why = "locked" if locked else "bad_credentials"
+        if user is not None and not locked:
+            user.failed_logins += 1
+            if user.failed_logins >= ctx.settings.failed_login_limit:
+                user.locked_until = ctx.now + timedelta(minutes=ctx.settings.lockout_minutes)
+                user.failed_logins = 0
+            ctx.session.add(user)
+        audit.record(ctx, "login_failed", "login", username[:60], reason=why,
+                     after={"username": username[:60], "locked": locked})
+        return None, why
+    assert user is not None
+    user.failed_logins, user.locked_until = 0, None
+    token = passwords.new_secret()
+    ctx.session.add(user)
+    ctx.session.add(AuthToken(user_id=user.id, token_hash=passwords.digest(token),
+                              created_at=ctx.now,
+                              expires_at=ctx.now + timedelta(hours=ctx.settings.token_hours)))
+    return user, token
+
+
+def user_for_token(ctx: Context, token: str) -> AppUser:
+    q = select(AppUser, AuthToken).join(AuthToken, AuthToken.user_id == AppUser.id).where(
+        AuthToken.token_hash == passwords.digest(token))
+    row = ctx.session.execute(q).first()
+    if row is None or row[1].revoked_at or row[1].expires_at <= ctx.now or not row[0].active:
+        raise NotAuthenticated("Your sign-in has expired or is not valid: sign in again.")
+    return row[0]
+
+
+def create_api_key(ctx: Context, user: AppUser, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
+    """Returns the key row and the secret, which is shown this once and never stored."""
+    if user.password_hash is not None:
+        raise Invalid("API keys are for service accounts; people sign in with a password.")
+    secret = passwords.new_secret(KEY_PREFIX)
+    key = ApiKey(user_id=user.id, name=name, prefix=secret[:12], key_hash=passwords.digest(secret),
+                 scopes=sorted(set(scopes)), created_at=ctx.now)
+    ctx.session.add(key)
+    ctx.session.flush()
+    audit.record(ctx, "api_key_created", "user", user.id,
+                 after={"key_id": key.id, "name": name, "prefix": key.prefix, "scopes": key.scopes})
+    return key, secret
+
+
+def revoke_api_key(ctx: Context, key: ApiKey) -> ApiKey:
+    key.revoked_at = ctx.now
+    ctx.session.add(key)
+    audit.record(ctx, "api_key_revoked", "user", key.user_id,
+                 after={"key_id": key.id, "prefix": key.prefix})
+    return key
+
+
+def user_for_api_key(ctx: Context, secret: str) -> AppUser:
+    q = select(ApiKey).where(ApiKey.prefix == secret[:12])
+    key = ctx.session.execute(q).scalar_one_or_none()
+    if key is None or key.revoked_at or key.key_hash != passwords.digest(secret):
+        raise NotAuthenticated("This API key is not valid or was revoked.")
+    user = ctx.session.get(AppUser, key.user_id)
+    if user is None or not user.active:
+        raise NotAuthenticated("The service account of this API key is disabled.")
+    # Last-used time is an operational hint, not an audited change.
+    if key.last_used_at is None or ctx.now - key.last_used_at > timedelta(minutes=1):
+        key.last_used_at = ctx.now
+        ctx.session.add(key)
+    return user
