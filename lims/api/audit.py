@@ -1,0 +1,79 @@
+"""Reading and verifying the audit trail; the per-sample timeline in plain sentences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from lims.api.deps import Auth
+from lims.api.problems import responses
+from lims.api.schemas import Page
+from lims.db import queries
+from lims.db.tables import AuditEntry, Sample
+from lims.domain import audit as hashing
+from lims.domain.errors import Invalid, NotPermitted
+from lims.services import audit
+
+router = APIRouter(tags=["audit"])
+
+
+def entry_out(e: AuditEntry) -> dict[str, Any]:
+    d = e.model_dump()
+    d["text"] = hashing.describe(d)
+    return d
+
+
+@router.get("/audit", response_model=Page, operation_id="list_audit",
+            responses=responses(401, 403, 422))
+def list_audit(
+    ctx: Auth, entity_type: str | None = None, entity_id: str | None = None,
+    actor_id: str | None = None, action: str | None = None,
+    since: datetime | None = None, until: datetime | None = None,
+    cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Page:
+    """Audit entries in the order they were written, filtered."""
+    if not ctx.actor.roles & {"qa", "admin", "coordinator"}:
+        raise NotPermitted("The audit trail is open to QA, coordinators and administrators.")
+    q = select(AuditEntry)
+    for col, value in ((AuditEntry.entity_type, entity_type), (AuditEntry.entity_id, entity_id),
+                       (AuditEntry.actor_id, actor_id), (AuditEntry.action, action)):
+        if value is not None:
+            q = q.where(col == value)
+    if since:
+        q = q.where(AuditEntry.at >= since)
+    if until:
+        q = q.where(AuditEntry.at < until)
+    after = 0
+    if cursor:
+        raw = queries.decode_cursor(cursor)
+        if not raw.isdigit():
+            raise Invalid("The cursor is not valid: start again from the first page.")
+        after = int(raw)
+    rows = list(ctx.session.execute(
+        q.where(AuditEntry.id > after).order_by(AuditEntry.id).limit(limit + 1)).scalars())
+    nxt = queries.encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None
+    return Page(items=[entry_out(e) for e in rows[:limit]], next_cursor=nxt)
+
+
+@router.get("/audit/verify", operation_id="verify_audit", responses=responses(401, 403))
+def verify_audit(ctx: Auth) -> dict[str, Any]:
+    """Recompute every chain, checkpoint and signature; names the first broken entry."""
+    if not ctx.actor.roles & {"qa", "admin"}:
+        raise NotPermitted("Verifying the audit trail is for QA and administrators.")
+    return audit.verify(ctx)
+
+
+@router.get("/samples/{sample_id}/timeline", operation_id="sample_timeline",
+            responses=responses(401, 404))
+def sample_timeline(sample_id: str, ctx: Auth) -> list[dict[str, Any]]:
+    """Everything that happened to the sample (events, custody, prints, signatures, edits)
+    as sentences a person can read, oldest first."""
+    queries.get(ctx.session, Sample, sample_id)
+    rows = ctx.session.execute(select(AuditEntry).where(
+        AuditEntry.entity_type == "sample", AuditEntry.entity_id == sample_id)
+        .order_by(AuditEntry.chain_seq)).scalars()
+    return [{"at": e.at, "action": e.action, "actor": e.actor_name, "text": hashing.describe(
+        e.model_dump())} for e in rows]

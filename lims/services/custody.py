@@ -1,0 +1,140 @@
+"""Storage locations, custody hand-overs and receipts, temperature excursions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from lims.db import queries
+from lims.db.tables import AppUser, CustodyTransfer, Excursion, Location, Sample
+from lims.domain import custody as rules
+from lims.domain.errors import Conflict, Invalid, NotPermitted
+from lims.domain.workflow import State
+from lims.services import audit
+from lims.services.context import Context
+
+PARENT_KIND = {"site": None, "storage_unit": "site", "rack": "storage_unit", "box": "rack"}
+
+
+def add_location(ctx: Context, *, kind: str, name: str, parent_id: str | None,
+                 rows: int | None = None, cols: int | None = None,
+                 min_temp_c: float | None = None, max_temp_c: float | None = None) -> Location:
+    parent = queries.get(ctx.session, Location, parent_id) if parent_id else None
+    if (parent.kind if parent else None) != PARENT_KIND[kind]:
+        raise Invalid(f"A {kind} belongs in a {PARENT_KIND[kind] or 'nothing (top level)'}.")
+    if (kind == "box") != bool(rows and cols):
+        raise Invalid("Boxes (and only boxes) have rows and cols, e.g. 9 x 9.")
+    path = f"{parent.path} / {name}" if parent else name
+    if ctx.session.execute(select(Location).where(Location.path == path)).first():
+        raise Conflict(f"{path} exists already.")
+    loc = Location(kind=kind, name=name, parent_id=parent_id, path=path, rows=rows, cols=cols,
+                   min_temp_c=min_temp_c, max_temp_c=max_temp_c, created_at=ctx.now)
+    ctx.session.add(loc)
+    ctx.session.flush()
+    audit.record(ctx, "location_added", "location", loc.id, after={"path": path, "kind": kind})
+    return loc
+
+
+def _party(ctx: Context, to: str) -> str:
+    """'user:<username>' or 'location:<id>', checked to exist."""
+    kind, _, ref = to.partition(":")
+    if kind == "user":
+        user = ctx.session.execute(select(AppUser).where(AppUser.username == ref)).scalar_one_or_none()
+        if user is None:
+            raise Invalid(f"No user '{ref}' to hand the sample to.")
+        return f"user:{user.username}"
+    if kind == "location":
+        return f"location:{queries.get(ctx.session, Location, ref).id}"
+    raise Invalid("Hand over to 'user:<username>' or 'location:<id>'.")
+
+
+def _last(ctx: Context, sample_id: str) -> CustodyTransfer | None:
+    q = (select(CustodyTransfer).where(CustodyTransfer.sample_id == sample_id)
+         .order_by(CustodyTransfer.seq.desc()).limit(1))  # type: ignore[attr-defined]
+    return ctx.session.execute(q).scalar_one_or_none()
+
+
+def timeline(ctx: Context, sample_id: str) -> list[CustodyTransfer]:
+    q = select(CustodyTransfer).where(CustodyTransfer.sample_id == sample_id)
+    return list(ctx.session.execute(q.order_by(CustodyTransfer.seq)).scalars())
+
+
+def hand_over(ctx: Context, sample_id: str, *, to: str, handed_over_at: datetime | None,
+              temperature_c: float | None, shipper: str | None, condition: str | None,
+              note: str | None) -> CustodyTransfer:
+    sample = queries.get(ctx.session, Sample, sample_id, lock=True)
+    when = handed_over_at or ctx.now
+    if when > ctx.now:
+        raise Invalid("A hand-over cannot be in the future.")
+    last = _last(ctx, sample.id)
+    rules.check_handover(last.received_at if last else None,
+                         last is not None and last.received_at is None, when)
+    start = sample.custodian or f"collector:{sample.code}"
+    transfer = CustodyTransfer(
+        sample_id=sample.id, seq=(last.seq + 1) if last else 1, from_party=start,
+        to_party=_party(ctx, to), handed_over_at=when, handed_over_by=ctx.actor.id,
+        temperature_c=temperature_c, shipper=shipper, condition=condition, note=note)
+    ctx.session.add(transfer)
+    ctx.session.flush()
+    audit.record(ctx, "custody_handed_over", "sample", sample.id, after={
+        "transfer": transfer.seq, "from": start, "to": transfer.to_party,
+        "temperature_c": temperature_c, "shipper": shipper, "condition": condition}, reason=note)
+    _check_temperature(ctx, sample, transfer, temperature_c)
+    return transfer
+
+
+def confirm_receipt(ctx: Context, sample_id: str, transfer_id: str, *,
+                    received_at: datetime | None, temperature_c: float | None) -> CustodyTransfer:
+    sample = queries.get(ctx.session, Sample, sample_id, lock=True)
+    transfer = queries.get(ctx.session, CustodyTransfer, transfer_id)
+    if transfer.sample_id != sample.id:
+        raise Invalid("This hand-over belongs to another sample.")
+    if transfer.received_at is not None:
+        raise Conflict("This hand-over was already confirmed.")
+    if transfer.to_party.startswith("user:") and transfer.to_party != f"user:{ctx.actor.username}":
+        raise NotPermitted("Only the person receiving the sample can confirm the receipt.")
+    when = received_at or ctx.now
+    if when < transfer.handed_over_at or when > ctx.now:
+        raise Invalid("The receipt time must be after the hand-over and not in the future.")
+    transfer.received_at, transfer.received_by = when, ctx.actor.id
+    sample.custodian = transfer.to_party
+    ctx.session.add_all([transfer, sample])
+    audit.record(ctx, "custody_received", "sample", sample.id, after={
+        "transfer": transfer.seq, "custodian": transfer.to_party, "temperature_c": temperature_c})
+    _check_temperature(ctx, sample, transfer, temperature_c)
+    return transfer
+
+
+def _check_temperature(ctx: Context, sample: Sample, transfer: CustodyTransfer,
+                       temperature_c: float | None) -> None:
+    frozen = sample.state == State.cryopreserved
+    if not rules.is_excursion(temperature_c, sample.kind, frozen):
+        return
+    assert temperature_c is not None
+    low, high = rules.allowed_range(sample.kind, frozen)
+    exc = Excursion(sample_id=sample.id, custody_transfer_id=transfer.id,
+                    temperature_c=temperature_c, allowed_min_c=low, allowed_max_c=high,
+                    detected_at=ctx.now)
+    ctx.session.add(exc)
+    ctx.session.flush()
+    audit.record(ctx, "temperature_excursion", "sample", sample.id, after={
+        "excursion_id": exc.id, "temperature_c": temperature_c, "allowed": [low, high]})
+
+
+def review_excursion(ctx: Context, sample_id: str, excursion_id: str,
+                     assessment: str) -> Excursion:
+    if "qa" not in ctx.actor.roles:
+        raise NotPermitted("Only QA reviews temperature excursions.")
+    exc = queries.get(ctx.session, Excursion, excursion_id)
+    if exc.sample_id != sample_id:
+        raise Invalid("This excursion belongs to another sample.")
+    if exc.reviewed_at is not None:
+        raise Conflict("This excursion was already reviewed.")
+    if not assessment.strip():
+        raise Invalid("Document the QA assessment.")
+    exc.reviewed_by, exc.reviewed_at, exc.assessment = ctx.actor.id, ctx.now, assessment
+    ctx.session.add(exc)
+    audit.record(ctx, "excursion_reviewed", "sample", sample_id,
+                 after={"excursion_id": exc.id, "assessment": assessment})
+    return exc
