@@ -26,6 +26,8 @@ from fpdf import FPDF
 from fpdf.fonts import CORE_FONTS_CHARWIDTHS
 from PIL import Image, ImageDraw, ImageFont
 
+from lims.domain.isbt import CHECK_ALPHABET, check_character
+
 FIELD_KINDS = ("identifier", "check", "product", "product_code", "donor_code",
                "collection_date", "expiry", "warnings")
 # DOMAIN.md: a container label shows at least these; product_code is optional.
@@ -44,7 +46,6 @@ LINE_PITCH = 1.1  # em between lines of a wrapped field
 BASELINE = 0.8  # em from the field's top to the baseline, same in every format
 BAND_PAD = 0.2  # em of black around reversed text
 CHECK_BOX = 1.3  # em: side of the box around the check character
-_MOD37 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
 _DIN = re.compile(r"[A-NP-Z1-9]\d{12}")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -52,14 +53,6 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 def _need(value: str, allowed: Sequence[str], what: str) -> None:
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r}; use one of {list(allowed)}")
-
-
-def mod37_2(chars: str) -> str:
-    """ISO/IEC 7064 MOD 37-2 check character over the 13 DIN characters."""
-    p = 0
-    for ch in chars:
-        p = (p + _MOD37.index(ch)) * 2 % 37
-    return _MOD37[(38 - p) % 37]
 
 
 @dataclass(frozen=True)
@@ -84,8 +77,8 @@ class LabelContent:
             raise ValueError("payload must be non-empty printable ASCII")
         if "://" in p:
             raise ValueError("payload must carry the identifier, not a URL")
-        if len(self.check) != 1 or self.check not in _MOD37:
-            raise ValueError(f"check must be one character of {_MOD37}")
+        if len(self.check) != 1 or self.check not in CHECK_ALPHABET:
+            raise ValueError(f"check must be one character of {CHECK_ALPHABET}")
         for t in (self.identifier, self.product, self.product_code, self.donor_code,
                   *self.warnings):  # Latin-1: what the PDF core fonts and ZPL font 0 cover
             if not t.isprintable() or max(map(ord, t), default=0) > 255:
@@ -97,10 +90,15 @@ class LabelContent:
         # Last line of defence for chain of identity: text, check box and code must agree.
         din = self.identifier.replace(" ", "")
         if _DIN.fullmatch(din):
-            if mod37_2(din) != self.check:
+            if check_character(din) != self.check:
                 raise ValueError(f"check {self.check!r} does not match DIN {din}")
             if "=" + din not in p:
                 raise ValueError(f"payload {p!r} does not carry DIN {din}")
+            i = p.index("=" + din) + 14
+            flags, want = p[i:i + 2], 60 + CHECK_ALPHABET.index(self.check)
+            if flags.isdigit() and 60 <= int(flags) <= 96 and int(flags) != want:
+                # lims.domain.isbt.parse_scan would reject this label when it is scanned.
+                raise ValueError(f"payload flags {flags} should be {want} (type 3, check)")
 
 
 @dataclass(frozen=True)
@@ -183,7 +181,7 @@ def _check_template(t: LabelTemplate) -> None:
     if len(kinds) != len(set(kinds)) or not REQUIRED_FIELDS <= set(kinds) <= set(FIELD_KINDS):
         raise ValueError(f"fields {kinds}: need each of {sorted(REQUIRED_FIELDS)} once "
                          "(product_code optional)")
-    boxes = []
+    boxes: list[tuple[str, tuple[float, float, float, float]]] = []
     for f in t.fields:
         x, y, w, h = box = f.box()
         if f.size_pt < MIN_FONT_PT or w <= 0 or not isinstance(f.max_lines, int) \
@@ -279,7 +277,7 @@ def _matrix(payload: str, symbology: str) -> tuple[tuple[bool, ...], ...]:
         bc = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.DataMatrix, force_square=True)
         img = bc.to_image(scale=1, add_quiet_zones=False)
         h, w = img.shape
-        px = bytes(memoryview(img))
+        px = bytes(memoryview(img))  # type: ignore[arg-type]  # Image is a buffer
         return tuple(tuple(px[r * w + c] < 128 for c in range(w)) for r in range(h))
     raise AssertionError(symbology)  # _layout checked it
 

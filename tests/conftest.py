@@ -77,7 +77,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_template(worker_id: str) -> str:
+def pg_template(worker_id: str) -> Iterator[str]:
     problem = _pg_reachable()
     if problem:
         _pg_state["skipped"] = problem
@@ -85,7 +85,8 @@ def pg_template(worker_id: str) -> str:
             pytest.fail(f"PostgreSQL is required (LIMS_REQUIRE_POSTGRES=1) but: {problem}")
         pytest.skip(f"PostgreSQL not reachable ({problem})")
     _pg_state["ran"] = "yes"
-    name = f"lims_tpl_{worker_id}"
+    # The pid keeps concurrent test runs on one server out of each other's way.
+    name = f"lims_tpl_{worker_id}_{os.getpid()}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -93,8 +94,10 @@ def pg_template(worker_id: str) -> str:
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     upgrade(url)
     _seed(url)
+    yield name
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
-    return name
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +117,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -> It
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
     template = request.getfixturevalue("pg_template")
-    name = f"lims_t_{worker_id}_{next(_counter)}"
+    name = f"lims_t_{worker_id}_{os.getpid()}_{next(_counter)}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))

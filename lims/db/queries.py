@@ -148,9 +148,13 @@ def encode_cursor(last_id: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        value = raw.decode()
     except (ValueError, UnicodeDecodeError):
-        raise Invalid("The cursor is not valid: start again from the first page.") from None
+        value = ""
+    if not value:
+        raise Invalid("The cursor is not valid: start again from the first page.")
+    return value
 
 
 def page(session: Session, q: Any, model: type[M], cursor: str | None,

@@ -78,6 +78,7 @@ class SampleFacts:
     processing_due_at: datetime | None = None
     processed_by: frozenset[str] = frozenset()  # user ids who performed processing steps
     has_storage_position: bool = False
+    ever_thawed: bool = False  # thawed at any time: never refrozen, whatever came between
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,24 @@ def _not_own_processing(f: SampleFacts, r: Request) -> str | None:
     return None
 
 
+def _late(f: SampleFacts, now: datetime) -> bool:
+    """Past the processing window of the collection, and processing has not begun yet."""
+    return bool(f.state in AWAITING_PROCESSING and f.processing_due_at
+                and now > f.processing_due_at)
+
+
 def _within_window_or_deviation(f: SampleFacts, r: Request) -> str | None:
-    if f.processing_due_at and r.now > f.processing_due_at and not r.reason:
+    if _late(f, r.now) and not (r.reason and r.reason.strip()):
         return (
             "the processing window closed at "
             f"{f.processing_due_at:%Y-%m-%d %H:%M} UTC; give a deviation reason to proceed"
         )
+    return None
+
+
+def _never_thawed(f: SampleFacts, r: Request) -> str | None:
+    if f.ever_thawed:
+        return "this sample was thawed before, and thawed material is never refrozen"
     return None
 
 
@@ -159,6 +172,7 @@ GUARDS: dict[str, Guard] = {
     "not_own_processing": _not_own_processing,
     "within_window_or_deviation": _within_window_or_deviation,
     "has_storage_position": _has_storage_position,
+    "never_thawed": _never_thawed,
 }
 
 
@@ -216,7 +230,7 @@ TRANSITIONS: tuple[Transition, ...] = (
                "Cells harvested from culture."),
     Transition("cryopreserve", _s(S.received, S.processed), S.cryopreserved, _r(T),
                "Frozen (controlled rate) and stored at a storage position.",
-               guards=("has_storage_position",)),
+               guards=("has_storage_position", "never_thawed")),
     Transition("thaw", _s(S.cryopreserved), S.thawed, _r(T),
                "Thawed for use. Thawed material is never refrozen."),
     Transition("release", _s(S.processed, S.cryopreserved, S.thawed), S.released, _r(QA),
@@ -309,11 +323,7 @@ def decide(facts: SampleFacts, request: Request) -> Outcome:
             f"Cannot {t.event.replace('_', ' ')}: " + "; ".join(problems) + ".",
             blocked_by=problems,
         )
-    deviation = bool(
-        "within_window_or_deviation" in t.guards
-        and facts.processing_due_at
-        and request.now > facts.processing_due_at
-    )
+    deviation = "within_window_or_deviation" in t.guards and _late(facts, request.now)
     return Outcome(
         transition=t,
         from_state=facts.state,

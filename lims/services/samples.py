@@ -87,6 +87,7 @@ def facts(ctx: Context, sample: Sample) -> workflow.SampleFacts:
         processing_due_at=sample.processing_due_at,
         processed_by=queries.operators_of(ctx.session, [sample.id, *(a.id for a in lineage)]),
         has_storage_position=False,
+        ever_thawed=any(t.event == "thaw" for t in queries.transitions_of(ctx.session, sample.id)),
     )
 
 
