@@ -10,7 +10,17 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from lims import __version__
-from lims.api import audit, auth, collections, custody, donors, problems, samples, system
+from lims.api import (
+    audit,
+    auth,
+    bench,
+    collections,
+    custody,
+    donors,
+    problems,
+    samples,
+    system,
+)
 from lims.config import Settings, get_settings
 from lims.db.engine import make_engine
 
@@ -31,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (system, auth, donors, collections, samples, custody, audit):
+    for module in (system, auth, donors, collections, samples, custody, audit, bench):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -39,14 +39,17 @@ def next_division(ctx: Context, collection_id: str, product_code: str,
     """First free ISBT division for this product: aliquots of a product are divided
     below their parent, a new product of a donation starts undivided."""
     used = queries.used_divisions(ctx.session, collection_id, product_code)
-    if parent is not None and parent.product_code == product_code:
-        if parent.division == "00":
-            candidates = (isbt.division_code(i) for i in range(1, 27))
-        else:
-            candidates = (isbt.sub_division(parent.division, i) for i in range(1, 27))
+    top = [isbt.division_code(i) for i in range(1, 27)]
+    second = [isbt.sub_division(d, i) for d in top for i in range(1, 27)]
+    if parent is not None and parent.product_code == product_code and parent.division != "00":
+        preferred = [isbt.sub_division(parent.division, i) for i in range(1, 27)]
+    elif parent is not None and parent.product_code == product_code:
+        preferred = top
     else:
-        candidates = (isbt.division_code(i) for i in range(0, 27))
-    for division in candidates:
+        preferred = ["00", *top]
+    # Past the preferred range (a box of 81 aliquots of one bag) any free code will do:
+    # divisions name containers uniquely; the lineage itself is kept by parent_id.
+    for division in (*preferred, *top, *second):
         if division not in used:
             return division
     raise Conflict("No ISBT division is left for another aliquot of this product.")

@@ -1,0 +1,125 @@
+"""The bench: scans, scan-and-act (idempotent), whole boxes, labels."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, Field
+
+from lims.api.deps import Auth
+from lims.api.problems import responses
+from lims.api.schemas import SignatureIn
+from lims.services import idempotency, labelling, samples, scanning
+
+router = APIRouter(tags=["bench"])
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key",
+                                       description="Same key = same answer, applied once")]
+
+
+class ScanIn(BaseModel):
+    payload: str = Field(min_length=1, max_length=200,
+                         description="Exactly what the scanner typed (prefixes, CR/LF welcome)")
+    station: str = Field(min_length=1, max_length=60, examples=["bench-2"])
+
+
+class ScanActIn(ScanIn):
+    event: str
+    reason: str | None = Field(default=None, max_length=1000)
+    data: dict[str, Any] = Field(default_factory=dict)
+    signature: SignatureIn | None = None
+
+
+class BatchIn(BaseModel):
+    payloads: list[str] = Field(min_length=1, max_length=96)
+    station: str = Field(min_length=1, max_length=60)
+    event: str
+    mode: Literal["all_or_nothing", "best_effort"] = "all_or_nothing"
+    reason: str | None = Field(default=None, max_length=1000)
+    data: dict[str, Any] = Field(default_factory=dict,
+                                 description="For cryopreserve: box_id (and optional positions)")
+    expected_donor_id: str | None = None
+    signature: SignatureIn | None = None
+
+
+class SheetIn(BaseModel):
+    sample_ids: list[str] = Field(min_length=1, max_length=96)
+    template: str = "cryovial"
+    layout: Literal["roll", "sheet"] = "sheet"
+    symbology: Literal["qr", "datamatrix"] = "qr"
+    reason: str | None = Field(default=None, description="Needed if any label is a reprint")
+
+
+def _sig(body: ScanActIn | BatchIn) -> samples.SignatureInput | None:
+    return samples.SignatureInput(**body.signature.model_dump()) if body.signature else None
+
+
+@router.post("/scans", operation_id="scan", responses=responses(401, 404, 409, 422))
+def scan(body: ScanIn, ctx: Auth) -> dict[str, Any]:
+    """Resolve a scanned label to the sample card (warnings and allowed events)."""
+    return scanning.card(ctx, scanning.resolve(ctx, body.payload, body.station))
+
+
+@router.post("/scans/act", operation_id="scan_and_act",
+             responses=responses(401, 403, 404, 409, 412, 422))
+def scan_and_act(body: ScanActIn, ctx: Auth, response: Response,
+                 key: IdemKey = None) -> dict[str, Any]:
+    """Scan a tube and apply an event. With an Idempotency-Key a double scan or a retry
+    applies once and gets the same answer (header Idempotent-Replay: true)."""
+    def act() -> dict[str, Any]:
+        s = scanning.resolve(ctx, body.payload, body.station)
+        s = samples.apply_event(ctx, s.id, body.event, reason=body.reason, data=body.data,
+                                signature=_sig(body))
+        return scanning.card(ctx, s)
+
+    answer, replayed = idempotency.run(ctx, key, body.model_dump(exclude={"signature"}), act)
+    response.headers["Idempotent-Replay"] = "true" if replayed else "false"
+    return answer
+
+
+@router.post("/scans/batch", operation_id="scan_batch",
+             responses=responses(401, 403, 409, 422))
+def scan_batch(body: BatchIn, ctx: Auth, response: Response,
+               key: IdemKey = None) -> dict[str, Any]:
+    """One event for a whole box of scanned tubes (up to 96), with a result per tube.
+    all_or_nothing: any bad tube refuses the batch (409, per-tube results, nothing applied);
+    best_effort: good tubes are applied, bad ones reported."""
+    def act() -> dict[str, Any]:
+        results = scanning.batch(
+            ctx, body.payloads, body.station, body.event, mode=body.mode, reason=body.reason,
+            data=body.data, expected_donor_id=body.expected_donor_id, signature=_sig(body))
+        return {"applied": sum(r["ok"] for r in results),
+                "failed": sum(not r["ok"] for r in results), "results": results}
+
+    answer, replayed = idempotency.run(ctx, key, body.model_dump(exclude={"signature"}), act)
+    response.headers["Idempotent-Replay"] = "true" if replayed else "false"
+    return answer
+
+
+@router.get("/samples/{sample_id}/label", operation_id="print_label", tags=["labels"],
+            responses={**responses(401, 404, 422),
+                       200: {"content": {m: {} for m in labelling.MEDIA.values()},
+                             "description": "The label, ready for the printer"}})
+def print_label(
+    sample_id: str, ctx: Auth,
+    template: Annotated[str, Query(description="cryovial | tube-2ml | cryobag")] = "cryovial",
+    format: Annotated[Literal["png", "svg", "pdf", "zpl"], Query()] = "png",  # noqa: A002
+    symbology: Literal["qr", "datamatrix"] = "qr",
+    reason: Annotated[str | None, Query(description="Required for a reprint")] = None,
+) -> Response:
+    """Render the sample's label. Every render is recorded as a print (any rendered label
+    can be printed); after the first, a reason is required and the label says REPRINT."""
+    body = labelling.print_labels(ctx, [sample_id], template_name=template, fmt=format,
+                                  symbology=symbology, reason=reason)
+    return Response(body, media_type=labelling.MEDIA[format])
+
+
+@router.post("/labels/sheet", operation_id="print_label_sheet", tags=["labels"],
+             responses={**responses(401, 404, 422),
+                        200: {"content": {"application/pdf": {}}, "description": "PDF"}})
+def print_label_sheet(body: SheetIn, ctx: Auth) -> Response:
+    """Many labels (e.g. a whole box of 96) as one PDF: A4 sheet or one page per label."""
+    pdf = labelling.print_labels(ctx, body.sample_ids, template_name=body.template, fmt="pdf",
+                                 symbology=body.symbology, reason=body.reason,
+                                 layout=body.layout)
+    return Response(pdf, media_type="application/pdf")

@@ -1,0 +1,58 @@
+"""Idempotency-Key: the same request sent twice applies once and answers the same."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from lims.db.tables import IdempotencyRecord
+from lims.domain import audit as hashing
+from lims.domain.errors import Invalid
+from lims.services.context import Context
+
+
+def run(ctx: Context, key: str | None, request: Any,
+        action: Callable[[], Any]) -> tuple[Any, bool]:
+    """Run `action` once per (actor, key). Returns (answer, replayed).
+
+    The key row is inserted before the action, in the same transaction: a concurrent
+    duplicate waits on the unique index (PostgreSQL) or on the write lock (SQLite) and then
+    finds the stored answer instead of acting a second time.
+    """
+    if not key:
+        return action(), False
+    if len(key) > 200:
+        raise Invalid("Idempotency-Key is too long (200 characters at most).")
+    digest = hashlib.sha256(hashing.canonical(request)).hexdigest()
+    stored = _find(ctx, key)
+    if stored is None:
+        record = IdempotencyRecord(actor_id=ctx.actor.id, key=key, request_hash=digest,
+                                   status_code=0, created_at=ctx.now)
+        savepoint = ctx.session.begin_nested()
+        try:
+            ctx.session.add(record)
+            ctx.session.flush()
+            savepoint.commit()
+        except IntegrityError:
+            savepoint.rollback()
+            stored = _find(ctx, key)
+        else:
+            answer = action()
+            record.status_code, record.response = 200, {"body": hashing.jsonable(answer)}
+            ctx.session.add(record)
+            return answer, False
+    assert stored is not None
+    if stored.request_hash != digest:
+        raise Invalid("This Idempotency-Key was already used for a different request: "
+                      "use a new key for a new action.")
+    return stored.response["body"], True
+
+
+def _find(ctx: Context, key: str) -> IdempotencyRecord | None:
+    q = select(IdempotencyRecord).where(IdempotencyRecord.actor_id == ctx.actor.id,
+                                        IdempotencyRecord.key == key)
+    return ctx.session.execute(q).scalar_one_or_none()

@@ -1,0 +1,131 @@
+"""The bench: resolve what a scanner typed to a sample card, act on scans, whole boxes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lims.db import queries
+from lims.db.tables import Collection, Donor, Location, Sample, Scan
+from lims.domain import isbt, workflow
+from lims.domain.errors import Conflict, DomainError, Invalid, NotFound
+from lims.domain.workflow import State
+from lims.services import donors, samples
+from lims.services.context import Context
+
+
+def resolve(ctx: Context, payload: str, station: str) -> Sample:
+    """Find the sample a scan names; every scan, found or not, is recorded at the station."""
+    scan = Scan(station=station[:60], payload=payload[:200], user_id=ctx.actor.id, at=ctx.now)
+    ctx.session.add(scan)
+    try:
+        code = isbt.parse_scan(payload)
+    except isbt.InvalidCode as exc:
+        raise Invalid(str(exc)) from None
+    found = queries.sample_by_identity(ctx.session, code.din, code.product_code, code.division)
+    if not found:
+        human = f"{isbt.human_din(code.din)} [{code.check}]"
+        raise NotFound(
+            f"No sample with the label {human}"
+            + (f" product {code.product_code} division {code.division}"
+               if code.product_code else "")
+            + " is registered here. Check that the tube belongs to this lab, or register "
+              "the collection first.")
+    if len(found) > 1:
+        raise Conflict(
+            f"The donation {isbt.human_din(code.din)} has {len(found)} containers: scan the "
+            "full container label (with product code), not the DIN alone.",
+            candidates=[s.code for s in found])
+    scan.sample_id = found[0].id
+    return found[0]
+
+
+def warnings(ctx: Context, s: Sample, donor: Donor) -> list[str]:
+    """What a technician must see before touching the tube."""
+    out = []
+    if donor.donor_type == "autologous":
+        out.append("FOR AUTOLOGOUS USE ONLY")
+    if donor.eligibility == "ineligible":
+        out.append("BIOHAZARD: donor not eligible")
+    elif donor.eligibility == "pending":
+        out.append("Donor eligibility pending: quarantine")
+    if s.on_hold:
+        out.append(f"QUARANTINE (on hold): {s.hold_reason or 'no reason given'}")
+    if samples.is_overdue(s, ctx.now):
+        out.append("OVERDUE: the processing window has closed")
+    if s.expires_at and s.expires_at < ctx.now:
+        out.append("EXPIRED")
+    consents = queries.consents_of(ctx.session, donor.id)
+    withdrawn = sorted({w for c in consents for w in c.withdrawn_scopes})
+    if withdrawn:
+        out.append(f"CONSENT WITHDRAWN for {', '.join(withdrawn)} use")
+    if not donors.active_scopes(consents):
+        out.append("NO ACTIVE CONSENT")
+    if queries.open_excursions(ctx.session, s.id):
+        out.append("TEMPERATURE EXCURSION awaiting QA review")
+    return out
+
+
+def card(ctx: Context, s: Sample) -> dict[str, Any]:
+    """The sample card the bench screen shows after a scan."""
+    donor = queries.get(ctx.session, Donor, s.donor_id)
+    collection = queries.get(ctx.session, Collection, s.collection_id)
+    product = isbt.product_type(s.kind)
+    location = None
+    if s.location_id:
+        location = f"{queries.get(ctx.session, Location, s.location_id).path}, "\
+                   f"position {s.position}"
+    return {
+        "sample_id": s.id, "code": s.code, "din": collection.din,
+        "identifier": isbt.human_din(collection.din), "check": isbt.check_character(
+            collection.din), "product": product.class_name, "product_code": s.product_code,
+        "division": s.division, "kind": s.kind, "donor_code": donor.code, "state": s.state,
+        "on_hold": s.on_hold, "volume_ml": s.volume_ml, "location": location,
+        "custodian": s.custodian, "version": s.version,
+        "warnings": warnings(ctx, s, donor),
+        "allowed_events": workflow.allowed_events(State(s.state), s.on_hold, ctx.actor.roles),
+    }
+
+
+class BatchRefused(Conflict):
+    title = "Batch refused: nothing was applied"
+
+
+def batch(ctx: Context, payloads: list[str], station: str, event: str, *, mode: str,
+          reason: str | None, data: dict[str, Any], expected_donor_id: str | None,
+          signature: samples.SignatureInput | None) -> list[dict[str, Any]]:
+    """Apply one event to every scanned tube. Best-effort: each tube in its own savepoint,
+    failures reported per tube. All-or-nothing: any failure refuses the whole batch.
+    For `cryopreserve` into a box without explicit positions, the n-th tube scanned goes
+    to position n."""
+    workflow.transition(event)  # unknown event: refuse before touching anything
+    if len(payloads) != len(set(p.strip() for p in payloads)):
+        raise Invalid("The same tube was scanned twice in this batch: scan each tube once.")
+    positions = data.get("positions")
+    results = []
+    for i, payload in enumerate(payloads):
+        tube_data = {k: v for k, v in data.items() if k != "positions"}
+        if event == "cryopreserve" and "box_id" in data and "position" not in data:
+            tube_data["position"] = positions[i] if positions else i + 1
+        savepoint = ctx.session.begin_nested()
+        try:
+            s = resolve(ctx, payload, station)
+            if expected_donor_id and s.donor_id != expected_donor_id:
+                donor = queries.get(ctx.session, Donor, s.donor_id)
+                raise Conflict(f"This tube belongs to donor {donor.code}, not to the donor of "
+                               "this batch: put it aside and check the label.")
+            s = samples.apply_event(ctx, s.id, event, reason=reason, data=tube_data,
+                                    signature=signature)
+            savepoint.commit()
+            results.append({"index": i, "payload": payload, "ok": True, "code": s.code,
+                            "state": s.state})
+        except DomainError as exc:
+            savepoint.rollback()
+            results.append({"index": i, "payload": payload, "ok": False,
+                            "error": exc.title, "detail": exc.detail})
+    failed = [r for r in results if not r["ok"]]
+    if failed and mode == "all_or_nothing":
+        raise BatchRefused(
+            f"{len(failed)} of {len(results)} tubes cannot be processed, so none was: "
+            + "; ".join(f"tube {r['index'] + 1}: {r['detail']}" for r in failed[:5]),
+            results=results)
+    return results
