@@ -164,7 +164,8 @@ class Api:
         return {**auth, **(extra or {})}
 
     def get(self, url: str, **kw) -> object:
-        return self.client.get("/api/v1" + url, headers=self._headers(kw.pop("headers", None)), **kw)
+        headers = self._headers(kw.pop("headers", None))
+        return self.client.get("/api/v1" + url, headers=headers, **kw)
 
     def post(self, url: str, json: object = None, **kw) -> object:
         return self.client.post("/api/v1" + url, json=json,

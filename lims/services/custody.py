@@ -40,7 +40,8 @@ def _party(ctx: Context, to: str) -> str:
     """'user:<username>' or 'location:<id>', checked to exist."""
     kind, _, ref = to.partition(":")
     if kind == "user":
-        user = ctx.session.execute(select(AppUser).where(AppUser.username == ref)).scalar_one_or_none()
+        q = select(AppUser).where(AppUser.username == ref)
+        user = ctx.session.execute(q).scalar_one_or_none()
         if user is None:
             raise Invalid(f"No user '{ref}' to hand the sample to.")
         return f"user:{user.username}"

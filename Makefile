@@ -1,0 +1,75 @@
+# lims: developer entry points. Needs only GNU make and Python >= 3.11 (`python3`).
+#
+#   make run     venv + install + migrate + serve on http://127.0.0.1:8000 (docs at /docs)
+#   make test    venv + install '.[dev]' + pytest -n 2   (extra args: PYTEST_ARGS="-k custody")
+#   make lint    ruff check lims tests
+#   make demo    migrate, then load the demo data set
+#   make bench   run bench/run.py with the venv's python (args: BENCH_ARGS=...)
+#   make clean   remove .venv, build output and caches (keeps var/, the local database)
+#
+# The venv is (re)installed only when pyproject.toml is newer than the stamp file in .venv.
+# Settings come from LIMS_* environment variables (or .env); the default database is
+# SQLite at ./var/lims.db.
+
+PY ?= python3
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+BIN := $(VENV)/bin
+PYTHON := $(BIN)/python
+PIP := $(PYTHON) -m pip -q --disable-pip-version-check
+STAMP_RUN := $(VENV)/.stamp-install
+STAMP_DEV := $(VENV)/.stamp-install-dev
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint demo bench clean install install-dev
+
+help:
+	@echo "targets: run test lint demo bench clean   (PY=$(PY), venv in $(VENV))"
+
+$(PYTHON):
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "lims needs Python >= 3.11; '$(PY)' is older (try: make PY=python3.11 ...)" >&2; exit 1; }
+	@echo "creating $(VENV) with $(PY)"
+	$(PY) -m venv $(VENV) || \
+	  { echo "python -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
+
+$(STAMP_RUN): pyproject.toml | $(PYTHON)
+	@echo "installing lims into $(VENV)"
+	$(PIP) install -e .
+	@touch $@
+
+$(STAMP_DEV): pyproject.toml | $(PYTHON)
+	@echo "installing lims[dev] into $(VENV)"
+	$(PIP) install -e '.[dev]'
+	@touch $@
+
+install: $(STAMP_RUN)
+
+install-dev: $(STAMP_DEV)
+
+run: $(STAMP_RUN)
+	$(BIN)/lims db upgrade
+	$(BIN)/lims serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+test: $(STAMP_DEV)
+	$(PYTHON) -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check lims tests
+
+demo: $(STAMP_RUN)
+	$(BIN)/lims db upgrade
+	$(BIN)/lims demo
+
+bench: $(STAMP_DEV)
+	@test -f bench/run.py || { echo "bench/run.py does not exist (yet)" >&2; exit 1; }
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
