@@ -38,7 +38,6 @@ PEOPLE = {
     "admin": ("Ada Admin", ["admin"]),
     "hospital": ("Hospital LIMS", ["integration"]),
 }
-_pg_state: dict[str, str] = {}
 
 
 def _pg_reachable() -> str | None:
@@ -80,11 +79,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_template(worker_id: str) -> Iterator[str]:
     problem = _pg_reachable()
     if problem:
-        _pg_state["skipped"] = problem
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required (LIMS_REQUIRE_POSTGRES=1) but: {problem}")
         pytest.skip(f"PostgreSQL not reachable ({problem})")
-    _pg_state["ran"] = "yes"
     # The pid keeps concurrent test runs on one server out of each other's way.
     name = f"lims_tpl_{worker_id}_{os.getpid()}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -204,10 +201,19 @@ def actor_for(engine, username: str) -> Actor:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
-    if "skipped" in _pg_state:
+    """Say plainly which databases were tested (works with pytest-xdist workers too)."""
+    stats = terminalreporter.stats
+    pg_skips = [r for r in stats.get("skipped", []) if "PostgreSQL not reachable" in str(
+        r.longrepr)]
+    pg_ran = [r for key in ("passed", "failed") for r in stats.get(key, [])
+              if "[postgresql" in getattr(r, "nodeid", "")]
+    if pg_skips and not pg_ran:
+        reason = str(pg_skips[0].longrepr[-1]) if isinstance(pg_skips[0].longrepr, tuple) else ""
         terminalreporter.write_sep(
-            "!", f"PostgreSQL half SKIPPED: no server ({_pg_state['skipped']}). "
-            "Only SQLite was tested. Start PostgreSQL or run .ci/run.", yellow=True, bold=True)
-    elif "ran" in _pg_state:
-        terminalreporter.write_sep("=", "database backends tested: SQLite and PostgreSQL",
-                                   green=True)
+            "!", "PostgreSQL half SKIPPED: no server answered. Only SQLite was tested. "
+            "Start PostgreSQL or run .ci/run (which requires it).", yellow=True, bold=True)
+        if reason:
+            terminalreporter.write_line(reason)
+    elif pg_ran:
+        terminalreporter.write_sep("=", f"database backends tested: SQLite and PostgreSQL "
+                                   f"({len(pg_ran)} PostgreSQL test runs)", green=True)

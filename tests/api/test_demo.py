@@ -1,0 +1,41 @@
+"""`lims demo` loads the scenarios; afterwards the dashboard lists cryopreserved samples."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from lims.config import Settings
+from lims.db.engine import make_engine, unit_of_work
+from lims.db.migrate import upgrade
+from lims.demo import DEMO_PASSWORD, load
+from lims.domain.workflow import State
+from lims.main import create_app
+from lims.services import audit
+from lims.services.context import SYSTEM, Context
+
+
+def test_demo_then_list_cryopreserved(tmp_path):
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    upgrade(url)
+    settings = Settings(database_url=url)
+    engine = make_engine(url)
+    with unit_of_work(engine) as s:
+        summary = load(Context(session=s, actor=SYSTEM, settings=settings))
+    assert all(summary["samples_by_state"][st.value] >= 1 for st in State), summary
+    with unit_of_work(engine) as s:
+        assert audit.verify(Context(session=s, actor=SYSTEM, settings=settings))["ok"]
+    engine.dispose()
+
+    app = create_app(settings)
+    with TestClient(app) as client:
+        token = client.post("/api/v1/auth/token", data={
+            "username": "tech", "password": DEMO_PASSWORD}).json()["access_token"]
+        r = client.get("/api/v1/samples", params={"state": "cryopreserved"},
+                       headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        items = r.json()["items"]
+        assert items and all(i["state"] == "cryopreserved" for i in items)
+        assert all(i["location_id"] and i["position"] for i in items)
+        key = {"X-API-Key": summary["integration_api_key"]}
+        assert client.get("/api/v1/samples", headers=key).status_code == 200
+    app.state.engine.dispose()
