@@ -15,12 +15,16 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/lims.db"
     # ISBT 128 facility identification number (FIN): assigned by ICCBBA to each facility.
     facility_id: str = "W9999"
-    facility_name: str = "Demo Stem Cell Laboratory"
     # Hours from the end of collection within which processing must start.
     window_bone_marrow_hours: int = Field(48, gt=0)
     window_cord_blood_hours: int = Field(48, gt=0)
     window_adipose_tissue_hours: int = Field(24, gt=0)
     timezone: str = "Europe/Berlin"
+    facility_name: str = "Demo Stem Cell Laboratory"
+    # Thawed cells lose viability: administer within this many hours of thawing.
+    post_thaw_hours: float = Field(4.0, gt=0)
+    # The bedside check that allows an administration must be this recent.
+    bedside_check_minutes: int = Field(10, gt=0)
     # Bearer tokens for people expire; service accounts use API keys instead.
     token_hours: int = Field(12, gt=0)
     failed_login_limit: int = Field(5, gt=0)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from lims.db.tables import AppUser, Sample
 from lims.domain.workflow import State
-from lims.services import collections, custody, donors, samples, users
+from lims.services import collections, custody, donors, identity, labelling, samples, users
 from lims.services.collections import Container
 from lims.services.context import Context
 from lims.services.samples import SignatureInput
@@ -114,8 +114,12 @@ def load(ctx: Context) -> dict[str, Any]:
                       specification=">= 70 %")
     samples.apply_event(qa, bags[0].id, "release", data={"intended_use": "clinical"},
                         signature=sign)
-    samples.apply_event(co, bags[0].id, "distribute", data={"intended_use": "clinical"})
-    samples.apply_event(t, bags[0].id, "administer")
+    identity.register_recipient(co, code="R-MS-017", wristband_id="WB-0017", donor_id=ms.id)
+    samples.apply_event(co, bags[0].id, "distribute", data={
+        "intended_use": "clinical", "destination": "Neurology ward 3"})
+    check = identity.verify_bedside(t, wristband="WB-0017", site="Neurology ward 3",
+                                    product=labelling.content(t, bags[0], reprint=False).payload)
+    samples.apply_event(t, bags[0].id, "administer", data={"check_id": check.id})
     samples.apply_event(t, bags[3].id, "place_hold", reason="QC sterility pending")
 
     # 3. Marrow for HSC, received late (deviation), excursion during transfer.
@@ -197,7 +201,11 @@ def _fill_states(t: Context, qa: Context, co: Context, donor: Any, cryo: Any,
     samples.record_qc(t, s2.id, test="viability", result="pass", value=91, unit="%",
                       specification=">= 70 %")
     samples.apply_event(qa, s2.id, "release", data={"intended_use": "clinical"}, signature=sign)
-    samples.apply_event(co, s2.id, "distribute", data={"intended_use": "clinical"})
+    patient = identity.register_recipient(co, code="R-0007", wristband_id="WB-0007",
+                                          donor_id=None)
+    samples.apply_event(co, s2.id, "distribute", data={
+        "intended_use": "clinical", "recipient_id": patient.id,
+        "destination": "Transplant Centre A"})
     s3 = new()
     samples.apply_event(t, s3.id, "receive")
     samples.apply_event(t, s3.id, "start_processing", data={"method": "red_cell_depletion"})

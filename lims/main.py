@@ -17,6 +17,7 @@ from lims.api import (
     collections,
     custody,
     donors,
+    identity,
     problems,
     samples,
     system,
@@ -41,7 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (system, auth, donors, collections, samples, custody, audit, bench):
+    for module in (system, auth, donors, collections, samples, custody, audit, bench,
+                   identity):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -27,9 +27,13 @@ from lims.services.context import Context
 router = APIRouter(prefix="/samples", tags=["samples"])
 
 
-def sample_out(ctx: Context, s: Sample) -> SampleOut:
+def sample_out(ctx: Context, s: Sample, withdrawn: dict[str, list[str]] | None = None
+               ) -> SampleOut:
+    if withdrawn is None:
+        withdrawn = queries.withdrawn_scopes(ctx.session, [s.donor_id])
     return SampleOut.model_validate(s).model_copy(update={
         "din": s.code.split("-")[0],
+        "consent_withdrawn": withdrawn.get(s.donor_id, []),
         "overdue": samples.is_overdue(s, ctx.now),
         "allowed_events": workflow.allowed_events(State(s.state), s.on_hold, ctx.actor.roles),
     })
@@ -59,7 +63,8 @@ def list_samples(
         state=state.value if state else None, source=source, kind=kind, donor_id=donor_id,
         collection_id=collection_id, on_hold=on_hold, overdue=overdue, now=ctx.now)
     rows, nxt = queries.page(ctx.session, q, Sample, cursor, limit)
-    return Page(items=[sample_out(ctx, s) for s in rows], next_cursor=nxt)
+    withdrawn = queries.withdrawn_scopes(ctx.session, [s.donor_id for s in rows])
+    return Page(items=[sample_out(ctx, s, withdrawn) for s in rows], next_cursor=nxt)
 
 
 @router.get("/{sample_id}", response_model=SampleOut, operation_id="get_sample",

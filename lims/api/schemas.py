@@ -118,6 +118,11 @@ class SampleOut(Out):
     processing_due_at: datetime | None
     expires_at: datetime | None
     overdue: bool = False
+    consent_withdrawn: list[str] = Field(default_factory=list,
+                                         description="Consent scopes the donor withdrew")
+    recipient_id: str | None = None
+    intended_use: str | None = None
+    distributed_to: str | None = None
     version: int
     created_at: datetime
     updated_at: datetime

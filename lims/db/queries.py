@@ -73,6 +73,16 @@ def consents_of(session: Session, donor_id: str) -> list[Consent]:
     return list(session.execute(q).scalars())
 
 
+def withdrawn_scopes(session: Session, donor_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Per donor, the consent scopes withdrawn (one query for a whole page of samples)."""
+    q = select(Consent.donor_id, Consent.withdrawn_scopes).where(
+        Consent.donor_id.in_(set(donor_ids)))  # type: ignore[attr-defined]
+    out: dict[str, set[str]] = {}
+    for donor_id, scopes in session.execute(q):
+        out.setdefault(donor_id, set()).update(scopes or [])
+    return {d: sorted(s) for d, s in out.items() if s}
+
+
 def latest_qc(session: Session, sample_id: str) -> dict[str, QcResult]:
     """The latest result per QC test: a re-test replaces a pending or failed result."""
     rows = session.execute(

@@ -85,6 +85,33 @@ class Collection(SQLModel, table=True):
     created_at: datetime = _now()
 
 
+class Recipient(SQLModel, table=True):
+    """A patient who receives products. An autologous patient is also a donor (donor_id)."""
+
+    id: str = _id()
+    code: str = Field(max_length=40, unique=True)  # pseudonymous
+    wristband_id: str = Field(max_length=60, unique=True)  # as printed on the wristband
+    donor_id: str | None = Field(default=None, foreign_key="donor.id", max_length=ID,
+                                 unique=True)
+    created_at: datetime = _now()
+
+
+class BedsideCheck(SQLModel, table=True):
+    """One scan of wristband + product at the bedside, matching or not (never deleted)."""
+
+    id: str = _id()
+    user_id: str = Field(max_length=ID, index=True)
+    sample_id: str | None = Field(default=None, foreign_key="sample.id", max_length=ID,
+                                  index=True)
+    wristband_scanned: str = Field(max_length=200)
+    product_scanned: str = Field(max_length=200)
+    site: str | None = Field(default=None, max_length=120)
+    match: bool
+    reasons: list[str] = _json(default_factory=list)
+    at: datetime = _now()
+    used_at: datetime | None = _when(default=None)  # the administration it allowed
+
+
 class Location(SQLModel, table=True):
     """Site -> storage unit (freezer, LN2 dewar) -> rack -> box; boxes have positions."""
 
@@ -130,6 +157,11 @@ class Sample(SQLModel, table=True):
     location_id: str | None = Field(default=None, foreign_key="location.id", max_length=ID)
     position: int | None = None
     custodian: str | None = Field(default=None, max_length=200)
+    # Chain of identity to the patient: set when the product is distributed.
+    recipient_id: str | None = Field(default=None, foreign_key="recipient.id", max_length=ID,
+                                     index=True)
+    intended_use: str | None = Field(default=None, max_length=20)
+    distributed_to: str | None = Field(default=None, max_length=120)
     processing_due_at: datetime | None = _when(default=None)
     expires_at: datetime | None = _when(default=None)
     version: int = 1
@@ -152,6 +184,7 @@ class SampleTransition(SQLModel, table=True):
     data: dict[str, Any] = _json(default_factory=dict)
     at: datetime = _now()
     request_id: str | None = Field(default=None, max_length=64)
+    signature_id: str | None = Field(default=None, foreign_key="signature.id", max_length=ID)
 
 
 class ProcessingStep(SQLModel, table=True):

@@ -48,6 +48,8 @@ def content(ctx: Context, s: Sample, *, reprint: bool) -> labels.LabelContent:
         warnings.append("BIOHAZARD")
     if s.on_hold or donor.eligibility == "pending":
         warnings.append("QUARANTINE")
+    withdrawn = queries.withdrawn_scopes(ctx.session, [donor.id]).get(donor.id, [])
+    warnings += [f"NOT FOR {scope.upper()} USE" for scope in withdrawn]
     local = collection.started_at.astimezone(ctx.settings.zone)
     return labels.LabelContent(
         payload=isbt.label_payload(collection.din, s.product_code, ctype, s.division),

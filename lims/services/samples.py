@@ -12,7 +12,7 @@ from lims.db.tables import SampleTransition as TransitionLog
 from lims.domain import isbt, sources, workflow
 from lims.domain.errors import Conflict, Invalid, StaleVersion
 from lims.domain.workflow import State
-from lims.services import audit, donors, signatures
+from lims.services import audit, donors, identity, signatures
 from lims.services.context import Context
 
 # Leaving the freezer (or the lab) frees the storage position.
@@ -27,6 +27,8 @@ def snapshot(s: Sample) -> dict[str, Any]:
         "hold_reason": s.hold_reason, "volume_ml": s.volume_ml, "cell_count": s.cell_count,
         "viability_pct": s.viability_pct, "passage": s.passage, "location_id": s.location_id,
         "position": s.position, "expires_at": s.expires_at, "version": s.version,
+        "recipient_id": s.recipient_id, "intended_use": s.intended_use,
+        "distributed_to": s.distributed_to,
     }
 
 
@@ -146,16 +148,17 @@ def apply_event(
     sample.version += 1
     sample.updated_at = ctx.now
     ctx.session.add(sample)
-    ctx.session.add(TransitionLog(
+    log = TransitionLog(
         sample_id=sample.id, event=event, from_state=outcome.from_state.value,
         to_state=outcome.to_state.value, actor_id=ctx.actor.id, actor_name=ctx.actor.name,
         reason=reason, deviation=outcome.deviation, data=audit.hashing.jsonable(data),
         at=ctx.now, request_id=ctx.request_id,
-    ))
+    )
+    ctx.session.add(log)
     entry = audit.record(ctx, f"event:{event}", "sample", sample.id, before=before,
                          after=snapshot(sample), reason=reason)
     if signature is not None:
-        signatures.sign(ctx, entry, signature.meaning)
+        log.signature_id = signatures.sign(ctx, entry, signature.meaning).id
     return sample
 
 
@@ -195,6 +198,17 @@ def _effects(ctx: Context, sample: Sample, event: str, reason: str | None,
         if step is not None:
             step.ended_at, step.results = ctx.now, data.get("results") or {}
             ctx.session.add(step)
+    elif event == "distribute":
+        use = data.get("intended_use")
+        if use not in ("clinical", "research"):
+            raise Invalid("Say what the product is distributed for: intended_use 'clinical' "
+                          "or 'research'.")
+        recipient = identity.recipient_for_distribution(ctx, sample, data)
+        sample.recipient_id = recipient.id if recipient else None
+        sample.intended_use = use
+        sample.distributed_to = str(data.get("destination") or "")[:120] or None
+    elif event == "administer":
+        identity.use_check(ctx, sample, data.get("check_id"))
     elif event == "passage":
         sample.passage = (sample.passage or 0) + 1
     elif event == "place_hold":
@@ -206,6 +220,19 @@ def _effects(ctx: Context, sample: Sample, event: str, reason: str | None,
             setattr(sample, measure, _positive(data[measure], measure))
     if "volume_ml" in data:
         sample.volume_ml = _positive(data["volume_ml"], "volume_ml")
+    if "expires_at" in data:
+        sample.expires_at = _aware(data["expires_at"], "expires_at")
+
+
+def _aware(value: Any, name: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise Invalid(f"'{name}' must be a date and time with its zone, e.g. "
+                      "2027-01-31T12:00:00+01:00.")
+    return when
 
 
 def _positive(value: Any, name: str) -> float:

@@ -47,8 +47,18 @@ def test_cord_blood_unit_for_the_public_bank(api):
     released = step(api, product["id"], "release", user="qa", signature=SIGN,
                     data={"intended_use": "clinical"})
     assert released["state"] == "released" and released["location_id"] == b["id"]
-    step(api, product["id"], "distribute", user="coord", data={"intended_use": "clinical"})
-    done = step(api, product["id"], "administer")
+    patient = api.as_("coord").post("/recipients", {"code": "R-0007",
+                                                     "wristband_id": "WB-0007"}).json()
+    step(api, product["id"], "distribute", user="coord", data={
+        "intended_use": "clinical", "recipient_id": patient["id"],
+        "destination": "Transplant Centre A"})
+    label = api.get(f"/samples/{product['id']}/label", params={"format": "zpl"}).text
+    payload = label.split("^FDQA,")[1].split("^FS")[0]
+    check = api.post("/administrations/verify", {"wristband": "WB-0007\r\n",
+                                                 "product": payload,
+                                                 "site": "Transplant Centre A"}).json()
+    assert check["match"] is True, check
+    done = step(api, product["id"], "administer", data={"check_id": check["id"]})
     assert done["state"] == "administered" and done["allowed_events"] == []
 
     history = api.get(f"/samples/{product['id']}/history").json()
