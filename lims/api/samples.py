@@ -14,11 +14,12 @@ from lims.api.schemas import (
     QcIn,
     QcOut,
     SampleOut,
+    SignatureOut,
     TransitionIn,
     TransitionOut,
 )
 from lims.db import queries
-from lims.db.tables import Collection, Donor, Sample
+from lims.db.tables import Collection, Donor, Sample, Signature
 from lims.domain import workflow
 from lims.domain.workflow import State
 from lims.services import samples
@@ -118,7 +119,12 @@ def list_qc(sample_id: str, ctx: Auth) -> list[QcOut]:
 def sample_history(sample_id: str, ctx: Auth) -> list[TransitionOut]:
     """Every applied event, oldest first."""
     queries.get(ctx.session, Sample, sample_id)
-    return [TransitionOut.model_validate(t) for t in queries.transitions_of(ctx.session, sample_id)]
+    out = []
+    for t in queries.transitions_of(ctx.session, sample_id):
+        sig = ctx.session.get(Signature, t.signature_id) if t.signature_id else None
+        out.append(TransitionOut.model_validate(t).model_copy(
+            update={"signature": SignatureOut.model_validate(sig) if sig else None}))
+    return out
 
 
 @router.get("/{sample_id}/lineage", operation_id="sample_lineage",

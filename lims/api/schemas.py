@@ -185,6 +185,13 @@ class QcOut(Out):
     recorded_at: datetime
 
 
+class SignatureOut(Out):
+    id: str
+    signer_name: str
+    meaning: str
+    signed_at: datetime
+
+
 class TransitionOut(Out):
     id: str
     event: str
@@ -195,6 +202,7 @@ class TransitionOut(Out):
     deviation: bool
     data: dict[str, Any]
     at: datetime
+    signature: SignatureOut | None = None
 
 
 class Page(BaseModel):

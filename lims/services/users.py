@@ -70,6 +70,7 @@ def sign_in(ctx: Context, username: str, password: str) -> tuple[AppUser | None,
         return None, why
     assert user is not None
     user.failed_logins, user.locked_until = 0, None
+    audit.record(ctx, "login", "login", username[:60], after={"username": username[:60]})
     token = passwords.new_secret()
     ctx.session.add(user)
     ctx.session.add(AuthToken(user_id=user.id, token_hash=passwords.digest(token),

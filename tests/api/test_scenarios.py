@@ -64,6 +64,9 @@ def test_cord_blood_unit_for_the_public_bank(api):
     history = api.get(f"/samples/{product['id']}/history").json()
     assert [h["event"] for h in history] == ["cryopreserve", "release", "distribute",
                                             "administer"]
+    assert history[1]["signature"]["signer_name"] == "Quentin QA"
+    assert history[1]["signature"]["meaning"] == "released"
+    assert history[0]["signature"] is None
     assert api.as_("qa").get("/audit/verify").json()["ok"] is True
 
 

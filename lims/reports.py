@@ -1,0 +1,238 @@
+"""Two-way traceability report (21 CFR 1271.290): donor to every product and its
+recipient or disposition, and recipient back to donor, as a printable A4 PDF.
+
+Pure rendering of the JSON-shaped trace: no database, HTTP or clock (the generation time
+is in the input), so equal input gives byte-identical PDFs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from fpdf import FPDF
+
+KINDS = ("donor_trace", "recipient_trace")
+MARGIN_MM = 15.0
+LINE_MM = 4.2  # 9 pt text plus leading
+INDENT_MM = 6.0  # per generation
+MAX_INDENT_DEPTH = 12  # then lines keep >= 100 mm; the outline number shows the depth
+SIGNATURE_INDENT_MM = 5.0
+LABEL_MM = 34.0
+# Page-total placeholder. _latin1 turns control characters into "?", so no printed data
+# can collide with it (fpdf2's default "{nb}" could occur in a free-text disposition).
+_NB = "\x01nb\x01"
+
+Node = Mapping[str, Any]
+
+
+class TreeLine(NamedTuple):
+    """One printed line of a lineage: a sample, or a signature of the sample above it."""
+
+    depth: int
+    text: str
+    signature: bool = False
+
+
+def _latin1(value: object) -> str:
+    """Text the PDF core fonts can draw: '?' for anything outside printable Latin-1."""
+    s = "-" if value is None or value == "" else str(value)
+    return "".join(" " if c.isspace() else c if c.isprintable() and ord(c) < 256 else "?"
+                   for c in s)
+
+
+def _ml(volume: Any) -> str | None:
+    return None if volume is None else f"{float(volume):g} mL"
+
+
+def _join(*parts: object) -> str:
+    return " | ".join("-" if p is None or p == "" else str(p) for p in parts)
+
+
+def node_text(n: Node) -> str:
+    """code | product | state | volume | disposition, then recipient and distribution."""
+    text = _join(n.get("code"), n.get("product") or n.get("kind"), n.get("state"),
+                 _ml(n.get("volume_ml")), n.get("disposition"))
+    if r := n.get("recipient"):
+        text += f" | recipient {r.get('code')} (wristband {r.get('wristband_id') or '-'})"
+    if n.get("distributed_to"):
+        text += f" | distributed to {n['distributed_to']}"
+    if n.get("intended_use"):
+        text += f" | intended use {n['intended_use']}"
+    return text
+
+
+def _signatures(n: Node, depth: int) -> list[TreeLine]:
+    return [TreeLine(depth, f"signed {s.get('meaning')} by {s.get('signer_name')} at "
+                            f"{s.get('signed_at')}", True) for s in n.get("signatures") or ()]
+
+
+def tree_lines(nodes: Sequence[Node], depth: int = 0, prefix: str = "") -> list[TreeLine]:
+    """Depth first: each sample, its signatures, then its children one generation deeper.
+
+    Outline numbers (1, 1.2, 1.2.1) keep parentage readable where a tree runs onto a new page.
+    """
+    out: list[TreeLine] = []
+    for i, n in enumerate(nodes, 1):
+        number = f"{prefix}{i}"
+        out += [TreeLine(depth, f"{number}  {node_text(n)}"), *_signatures(n, depth)]
+        out += tree_lines(n.get("children") or (), depth + 1, number + ".")
+    return out
+
+
+def path_lines(product: Node) -> list[TreeLine]:
+    """Donor, collection, then each container from the primary one down to the product."""
+    d, c = product.get("donor") or {}, product.get("collection") or {}
+    out = [TreeLine(0, "Donor " + _join(d.get("code"), d.get("donor_type"),
+                                        f"eligibility {d.get('eligibility') or '-'}")),
+           TreeLine(1, "Collection DIN " + _join(c.get("din"), c.get("source"), c.get("site"),
+                                                 f"started {c.get('started_at') or '-'}"))]
+    path, sample = list(product.get("path") or ()), product.get("sample")
+    if sample and (not path or (path[-1].get("id"), path[-1].get("code"))
+                   != (sample.get("id"), sample.get("code"))):
+        path.append(sample)  # the path must end at the product, however it was built
+    for depth, n in enumerate(path, 2):
+        out += [TreeLine(depth, node_text(n)), *_signatures(n, depth)]
+    return out
+
+
+class _Report(FPDF):
+    def __init__(self, title: str, subtitle: str) -> None:
+        super().__init__(unit="mm", format="A4")
+        self.title_text, self.subtitle = title, subtitle
+        self.continued: str | None = None  # section running on, named on each new page
+
+    def header(self) -> None:
+        _write(self, self.title_text, "B", 13, h=6)
+        _write(self, self.subtitle, size=8, h=4, suffix=f" | Page {self.page_no()} of {_NB}")
+        self.line(self.l_margin, self.y + 1, self.w - self.r_margin, self.y + 1)
+        self.ln(3)
+        if self.continued:
+            _write(self, self.continued, "I", 8)
+
+
+def _write(pdf: FPDF, text: object, style: str = "", size: float = 9, x: float = 0.0,
+           h: float = LINE_MM, dry: bool = False, suffix: str = "") -> float:
+    """Wrapped left-aligned text ``x`` mm right of the margin; ``dry``: only its height."""
+    pdf.set_font("helvetica", style, size)
+    w, s = pdf.epw - x, _latin1(text) + suffix
+    if dry:
+        return float(pdf.multi_cell(w, h, s, dry_run=True, output="HEIGHT"))  # type: ignore[arg-type]
+    pdf.set_x(pdf.l_margin + x)
+    pdf.multi_cell(w, h, s, align="L", new_x="LMARGIN", new_y="NEXT")
+    return h
+
+
+def _heading(pdf: _Report, text: str) -> None:
+    if pdf.will_page_break(20):  # no heading stranded at the foot of a page
+        pdf.add_page()
+    pdf.ln(2)
+    _write(pdf, text, "B", 11, h=6)
+
+
+def _facts(pdf: _Report, pairs: Sequence[tuple[str, object]]) -> None:
+    for label, value in pairs:
+        pdf.set_font("helvetica", "B", 9)
+        pdf.cell(LABEL_MM, LINE_MM, label)
+        _write(pdf, value, x=LABEL_MM)
+
+
+def _lines(pdf: _Report, lines: Sequence[TreeLine]) -> None:
+    blocks: list[list[tuple[str, str, float, float]]] = []  # a sample and its signatures
+    for line in lines:
+        x = min(line.depth, MAX_INDENT_DEPTH) * INDENT_MM
+        if line.signature and blocks:
+            blocks[-1].append((line.text, "I", 8, x + SIGNATURE_INDENT_MM))
+        else:
+            blocks.append([(line.text, "", 9, x)])
+    for block in blocks:
+        height = sum(_write(pdf, *cell, dry=True) for cell in block)
+        # Keep a sample with its signatures on one page, unless even one page is too short.
+        if pdf.will_page_break(height) and height < pdf.eph / 2:
+            pdf.add_page()
+        for cell in block:
+            _write(pdf, *cell)
+
+
+def _section(pdf: _Report, heading: str, facts: Sequence[tuple[str, object]],
+             lines: Sequence[TreeLine]) -> None:
+    _heading(pdf, heading)
+    _facts(pdf, facts)
+    pdf.ln(2)
+    pdf.continued = f"{heading} (continued)"  # names the section on each page it runs onto
+    _lines(pdf, lines)
+    pdf.continued = None
+
+
+def _donor(pdf: _Report, t: Node) -> None:
+    d = t.get("donor") or {}
+    _heading(pdf, "Donor")
+    _facts(pdf, [("Donor code", d.get("code")), ("Donor type", d.get("donor_type")),
+                 ("Eligibility", d.get("eligibility")), ("Record id", d.get("id"))])
+    _heading(pdf, "Consents")
+    if not t.get("consents"):
+        _write(pdf, "No consent recorded.", "I")  # an absence shown, not a silent gap
+    else:
+        pdf.set_font("helvetica", "", 8)
+        with pdf.table(col_widths=(14, 40, 40, 43, 43), text_align="LEFT",
+                       line_height=LINE_MM) as table:  # wraps cells, repeats headings
+            table.row(["Form", "Scopes", "Withdrawn scopes", "Obtained", "Withdrawn"])
+            for c in t["consents"]:
+                table.row([_latin1(v) for v in (
+                    c.get("form_version"), ", ".join(c.get("scopes") or ()),
+                    ", ".join(c.get("withdrawn_scopes") or ()), c.get("obtained_at"),
+                    c.get("withdrawn_at"))])
+    for c in t.get("collections") or ():
+        din = c.get("din") or "-"
+        _section(pdf, f"Collection {din}", [
+            ("DIN", din), ("Source", c.get("source")), ("Site", c.get("site")),
+            ("Started", c.get("started_at")), ("Ended", c.get("ended_at")),
+            ("Volume", _ml(c.get("volume_ml")))],
+            tree_lines(c.get("samples") or ()) or [TreeLine(0, "No samples recorded.")])
+    if not t.get("collections"):
+        _heading(pdf, "Collections")
+        _write(pdf, "No collections recorded.", "I")
+
+
+def _recipient(pdf: _Report, t: Node) -> None:
+    r = t.get("recipient") or {}
+    _heading(pdf, "Recipient")
+    _facts(pdf, [("Recipient code", r.get("code")), ("Wristband", r.get("wristband_id")),
+                 ("Own donor code", r.get("donor_code")), ("Record id", r.get("id"))])
+    for i, p in enumerate(t.get("products") or (), 1):
+        _section(pdf, f"Product {i}: {(p.get('sample') or {}).get('code') or '-'}",
+                 [("Administered at", p.get("administered_at") or "not recorded")],
+                 path_lines(p))
+    if not t.get("products"):
+        _heading(pdf, "Products")
+        _write(pdf, "No products recorded for this recipient.", "I")
+
+
+def trace_pdf(trace: Mapping[str, Any], *, compress: bool = True) -> bytes:
+    """A4 PDF of a ``donor_trace`` or ``recipient_trace`` dict; ValueError for other kinds.
+
+    ``generated_at`` (ISO 8601 with offset) is printed on every page and is the PDF
+    creation date: the inspector's copy is dated by the data, not by a clock here.
+    """
+    kind = trace.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"unknown trace kind {kind!r}; use one of {list(KINDS)}")
+    try:
+        generated = dt.datetime.fromisoformat(trace.get("generated_at") or "")
+    except (TypeError, ValueError):
+        generated = None
+    if generated is None or generated.tzinfo is None:  # without an offset: which 12:00?
+        raise ValueError("generated_at must be an ISO 8601 time with a UTC offset")
+    who = "donor" if kind == "donor_trace" else "recipient"
+    title = f"Traceability report: {who} {(trace.get(who) or {}).get('code') or '-'}"
+    pdf = _Report(title, f"{trace.get('facility') or '-'} | Generated at {trace['generated_at']}")
+    pdf.set_title(_latin1(title))
+    pdf.set_creation_date(generated)
+    pdf.set_compression(compress)
+    pdf.alias_nb_pages(_NB)
+    pdf.set_margins(MARGIN_MM, MARGIN_MM, MARGIN_MM)
+    pdf.set_auto_page_break(True, MARGIN_MM)
+    pdf.add_page()
+    (_donor if kind == "donor_trace" else _recipient)(pdf, trace)
+    return bytes(pdf.output())
