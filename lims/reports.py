@@ -18,7 +18,8 @@ MARGIN_MM = 15.0
 LINE_MM = 4.2  # 9 pt text plus leading
 INDENT_MM = 6.0  # per generation
 MAX_INDENT_DEPTH = 12  # then lines keep >= 100 mm; the outline number shows the depth
-SIGNATURE_INDENT_MM = 5.0
+SIGNATURE_INDENT_MM = 8.0
+HANG_MM = 4.0  # wrapped lines of a tree entry sit right of its first, under no other entry
 LABEL_MM = 34.0
 # Page-total placeholder. _latin1 turns control characters into "?", so no printed data
 # can collide with it (fpdf2's default "{nb}" could occur in a free-text disposition).
@@ -100,28 +101,40 @@ def path_lines(product: Node) -> list[TreeLine]:
 class _Report(FPDF):
     def __init__(self, title: str, subtitle: str) -> None:
         super().__init__(unit="mm", format="A4")
-        self.title_text, self.subtitle = title, subtitle
+        self.title_text, self.subtitle = _latin1(title), _latin1(subtitle)
         self.continued: str | None = None  # section running on, named on each new page
 
     def header(self) -> None:
         _write(self, self.title_text, "B", 13, h=6)
-        _write(self, self.subtitle, size=8, h=4, suffix=f" | Page {self.page_no()} of {_NB}")
+        page = f"{self.subtitle} | Page {self.page_no()} of {_NB}"  # the alias is no Latin-1
+        _write(self, _wrap(self, page, "", 8), "", 8, h=4)
         self.line(self.l_margin, self.y + 1, self.w - self.r_margin, self.y + 1)
         self.ln(3)
         if self.continued:
             _write(self, self.continued, "I", 8)
 
 
-def _write(pdf: FPDF, text: object, style: str = "", size: float = 9, x: float = 0.0,
-           h: float = LINE_MM, dry: bool = False, suffix: str = "") -> float:
-    """Wrapped left-aligned text ``x`` mm right of the margin; ``dry``: only its height."""
+def _wrap(pdf: FPDF, s: str, style: str, size: float, x: float = 0.0) -> list[str]:
+    """Text ``s`` broken into lines that fit from ``x`` mm right of the margin."""
     pdf.set_font("helvetica", style, size)
-    w, s = pdf.epw - x, _latin1(text) + suffix
-    if dry:
-        return float(pdf.multi_cell(w, h, s, dry_run=True, output="HEIGHT"))  # type: ignore[arg-type]
-    pdf.set_x(pdf.l_margin + x)
-    pdf.multi_cell(w, h, s, align="L", new_x="LMARGIN", new_y="NEXT")
-    return h
+    w = pdf.epw - x
+    # fpdf2's line breaker costs ~3 ms a line: only lines too wide for one go through it.
+    if pdf.get_string_width(s) < w - 2 * pdf.c_margin - 0.01:
+        return [s]
+    lines: list[str] = pdf.multi_cell(w, LINE_MM, s, dry_run=True,  # type: ignore[assignment]
+                                      output="LINES")
+    return lines
+
+
+def _write(pdf: FPDF, text: object, style: str = "", size: float = 9, x: float = 0.0,
+           h: float = LINE_MM, hang: float = 0.0) -> None:
+    """Left-aligned text ``x`` mm right of the margin (later lines ``hang`` mm further),
+    wrapped unless already a list of lines."""
+    lines = text if isinstance(text, list) else _wrap(pdf, _latin1(text), style, size, x + hang)
+    pdf.set_font("helvetica", style, size)
+    for i, line in enumerate(lines):
+        pdf.set_x(pdf.l_margin + x + (hang if i else 0.0))
+        pdf.cell(pdf.epw - x - (hang if i else 0.0), h, line, new_x="LMARGIN", new_y="NEXT")
 
 
 def _heading(pdf: _Report, text: str) -> None:
@@ -139,15 +152,19 @@ def _facts(pdf: _Report, pairs: Sequence[tuple[str, object]]) -> None:
 
 
 def _lines(pdf: _Report, lines: Sequence[TreeLine]) -> None:
-    blocks: list[list[tuple[str, str, float, float]]] = []  # a sample and its signatures
+    blocks: list[list[tuple[list[str], str, float, float, float, float]]] = []  # sample + sigs
     for line in lines:
         x = min(line.depth, MAX_INDENT_DEPTH) * INDENT_MM
+        style, size = ("I", 8.0) if line.signature else ("", 9.0)
+        x += SIGNATURE_INDENT_MM if line.signature else 0.0
+        cell = (_wrap(pdf, _latin1(line.text), style, size, x + HANG_MM), style, size, x,
+                LINE_MM, HANG_MM)
         if line.signature and blocks:
-            blocks[-1].append((line.text, "I", 8, x + SIGNATURE_INDENT_MM))
+            blocks[-1].append(cell)
         else:
-            blocks.append([(line.text, "", 9, x)])
+            blocks.append([cell])
     for block in blocks:
-        height = sum(_write(pdf, *cell, dry=True) for cell in block)
+        height = sum(len(cell[0]) for cell in block) * LINE_MM
         # Keep a sample with its signatures on one page, unless even one page is too short.
         if pdf.will_page_break(height) and height < pdf.eph / 2:
             pdf.add_page()
@@ -191,8 +208,7 @@ def _donor(pdf: _Report, t: Node) -> None:
             ("Volume", _ml(c.get("volume_ml")))],
             tree_lines(c.get("samples") or ()) or [TreeLine(0, "No samples recorded.")])
     if not t.get("collections"):
-        _heading(pdf, "Collections")
-        _write(pdf, "No collections recorded.", "I")
+        _section(pdf, "Collections", [], [TreeLine(0, "No collections recorded.")])
 
 
 def _recipient(pdf: _Report, t: Node) -> None:
@@ -205,8 +221,7 @@ def _recipient(pdf: _Report, t: Node) -> None:
                  [("Administered at", p.get("administered_at") or "not recorded")],
                  path_lines(p))
     if not t.get("products"):
-        _heading(pdf, "Products")
-        _write(pdf, "No products recorded for this recipient.", "I")
+        _section(pdf, "Products", [], [TreeLine(0, "No products recorded for this recipient.")])
 
 
 def trace_pdf(trace: Mapping[str, Any], *, compress: bool = True) -> bytes:
@@ -227,7 +242,7 @@ def trace_pdf(trace: Mapping[str, Any], *, compress: bool = True) -> bytes:
     who = "donor" if kind == "donor_trace" else "recipient"
     title = f"Traceability report: {who} {(trace.get(who) or {}).get('code') or '-'}"
     pdf = _Report(title, f"{trace.get('facility') or '-'} | Generated at {trace['generated_at']}")
-    pdf.set_title(_latin1(title))
+    pdf.set_title(pdf.title_text)
     pdf.set_creation_date(generated)
     pdf.set_compression(compress)
     pdf.alias_nb_pages(_NB)
