@@ -46,9 +46,8 @@ def _signed_in(
     x_api_key: Annotated[str | None, Header(description="API key of a service account")] = None,
 ) -> Context:
     if x_api_key:
-        user = users.user_for_api_key(ctx, x_api_key)
-        scopes = {s for k in [x_api_key] for s in _scopes(ctx, k)}
-        if request.method not in ("GET", "HEAD") and "write" not in scopes:
+        user, key = users.user_for_api_key(ctx, x_api_key)
+        if request.method not in ("GET", "HEAD") and "write" not in key.scopes:
             raise NotPermitted("This API key is read-only (scope 'read').")
     elif token:
         user = users.user_for_token(ctx, token)
@@ -57,15 +56,6 @@ def _signed_in(
     ctx.actor = users.actor_of(user)
     request.state.actor = ctx.actor.username
     return ctx
-
-
-def _scopes(ctx: Context, secret: str) -> list[str]:
-    from sqlalchemy import select
-
-    from lims.db.tables import ApiKey
-
-    key = ctx.session.execute(select(ApiKey).where(ApiKey.prefix == secret[:12])).scalar_one()
-    return key.scopes
 
 
 def if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy import select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
@@ -19,6 +20,7 @@ from lims.api.schemas import (
 )
 from lims.db import queries
 from lims.db.tables import Consent, Donor
+from lims.domain.errors import NotFound, NotPermitted
 from lims.services import donors
 from lims.services.context import Context
 
@@ -43,8 +45,6 @@ def register_donor(body: DonorIn, ctx: Auth) -> DonorOut:
 @router.get("", response_model=Page, operation_id="list_donors", responses=responses(401, 422))
 def list_donors(ctx: Auth, cursor: str | None = None,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
-    from sqlalchemy import select
-
     rows, nxt = queries.page(ctx.session, select(Donor), Donor, cursor, limit)
     return Page(items=[DonorOut.model_validate(d) for d in rows], next_cursor=nxt)
 
@@ -59,8 +59,6 @@ def get_donor(donor_id: str, ctx: Auth) -> DonorOut:
             operation_id="determine_eligibility", responses=responses(401, 403, 404, 422))
 def determine_eligibility(donor_id: str, body: EligibilityIn, ctx: Auth) -> DonorOut:
     """Record the donor-eligibility determination (21 CFR 1271.50): QA or coordinators."""
-    from lims.domain.errors import NotPermitted
-
     if not ctx.actor.roles & {"qa", "coordinator"}:
         raise NotPermitted("Only QA or a coordinator records the eligibility determination.")
     donor = queries.get(ctx.session, Donor, donor_id, lock=True)
@@ -81,8 +79,6 @@ def withdraw_consent(donor_id: str, consent_id: str, body: WithdrawIn, ctx: Auth
     """Withdraw some or all scopes of a consent. Collected material is flagged, not lost."""
     consent = queries.get(ctx.session, Consent, consent_id)
     if consent.donor_id != donor_id:
-        from lims.domain.errors import NotFound
-
         raise NotFound("This consent belongs to another donor.")
     return ConsentOut.model_validate(
         donors.withdraw_consent(ctx, consent, body.scopes, body.reason))

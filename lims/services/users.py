@@ -110,7 +110,7 @@ def revoke_api_key(ctx: Context, key: ApiKey) -> ApiKey:
     return key
 
 
-def user_for_api_key(ctx: Context, secret: str) -> AppUser:
+def user_for_api_key(ctx: Context, secret: str) -> tuple[AppUser, ApiKey]:
     q = select(ApiKey).where(ApiKey.prefix == secret[:12])
     key = ctx.session.execute(q).scalar_one_or_none()
     if key is None or key.revoked_at or key.key_hash != passwords.digest(secret):
@@ -122,4 +122,4 @@ def user_for_api_key(ctx: Context, secret: str) -> AppUser:
     if key.last_used_at is None or ctx.now - key.last_used_at > timedelta(minutes=1):
         key.last_used_at = ctx.now
         ctx.session.add(key)
-    return user
+    return user, key
