@@ -6,10 +6,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import SignatureIn
+from lims.db import queries
+from lims.db.tables import Scan
+from lims.domain.errors import DomainError
 from lims.services import idempotency, labelling, samples, scanning
 
 router = APIRouter(tags=["bench"])
@@ -56,8 +60,31 @@ def _sig(body: ScanActIn | BatchIn) -> samples.SignatureInput | None:
 
 @router.post("/scans", operation_id="scan", responses=responses(401, 404, 409, 422))
 def scan(body: ScanIn, ctx: Auth) -> dict[str, Any]:
-    """Resolve a scanned label to the sample card (warnings and allowed events)."""
-    return scanning.card(ctx, scanning.resolve(ctx, body.payload, body.station))
+    """Resolve a scanned label to the sample card (warnings and allowed events). Every
+    scan is recorded as seen at the station, including codes that resolve to nothing."""
+    try:
+        return scanning.card(ctx, scanning.resolve(ctx, body.payload, body.station))
+    except DomainError:
+        # Like a failed sign-in, an unknown tube at the bench is worth keeping: record the
+        # sighting alone, committed on its own, then answer with the problem.
+        ctx.session.rollback()
+        scanning.record_scan(ctx, body.payload, body.station)
+        ctx.session.commit()
+        raise
+
+
+@router.get("/scans", operation_id="list_scans", responses=responses(401, 422))
+def list_scans(ctx: Auth, station: str | None = None, sample_id: str | None = None,
+               cursor: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    """What was seen where: every scan, oldest first, resolved or not."""
+    q = select(Scan)
+    if station:
+        q = q.where(Scan.station == station)
+    if sample_id:
+        q = q.where(Scan.sample_id == sample_id)
+    rows, nxt = queries.page(ctx.session, q, Scan, cursor, limit)
+    return {"items": [r.model_dump() for r in rows], "next_cursor": nxt}
 
 
 @router.post("/scans/act", operation_id="scan_and_act",

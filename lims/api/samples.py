@@ -11,9 +11,11 @@ from lims.api.problems import responses
 from lims.api.schemas import (
     DerivativesIn,
     Page,
+    ProcessingStepOut,
     QcIn,
     QcOut,
     SampleOut,
+    SignatureIn,
     SignatureOut,
     TransitionIn,
     TransitionOut,
@@ -110,8 +112,30 @@ def record_qc(sample_id: str, body: QcIn, ctx: Auth) -> QcOut:
 @router.get("/{sample_id}/qc", response_model=list[QcOut], operation_id="list_qc",
             responses=responses(401, 404))
 def list_qc(sample_id: str, ctx: Auth) -> list[QcOut]:
+    """QC results with their QA approvals (electronic signatures)."""
     queries.get(ctx.session, Sample, sample_id)
-    return [QcOut.model_validate(q) for q in queries.qc_of(ctx.session, sample_id)]
+    results = queries.qc_of(ctx.session, sample_id)
+    sigs = queries.signatures_of(ctx.session, [q.id for q in results])
+    return [QcOut.model_validate(q).model_copy(update={"approvals": [
+        SignatureOut.model_validate(g) for g in sigs.get(q.id, [])]}) for q in results]
+
+
+@router.post("/{sample_id}/qc/{qc_id}/approval", response_model=QcOut,
+             operation_id="approve_qc", responses=responses(401, 403, 404, 409, 422))
+def approve_qc(sample_id: str, qc_id: str, body: SignatureIn, ctx: Auth) -> QcOut:
+    """QA approves a QC result with an electronic signature (meaning: approved)."""
+    qc = samples.approve_qc(ctx, sample_id, qc_id, samples.SignatureInput(**body.model_dump()))
+    sigs = queries.signatures_of(ctx.session, [qc.id]).get(qc.id, [])
+    return QcOut.model_validate(qc).model_copy(
+        update={"approvals": [SignatureOut.model_validate(g) for g in sigs]})
+
+
+@router.get("/{sample_id}/processing", response_model=list[ProcessingStepOut],
+            operation_id="list_processing_steps", responses=responses(401, 404))
+def list_processing_steps(sample_id: str, ctx: Auth) -> list[ProcessingStepOut]:
+    """Isolation and processing steps: method, parameters, operator, times, results."""
+    queries.get(ctx.session, Sample, sample_id)
+    return [ProcessingStepOut.model_validate(p) for p in queries.steps_of(ctx.session, sample_id)]
 
 
 @router.get("/{sample_id}/history", response_model=list[TransitionOut],

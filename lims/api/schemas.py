@@ -174,6 +174,13 @@ class QcIn(BaseModel):
     specification: str | None = Field(default=None, max_length=80, examples=[">= 70 %"])
 
 
+class SignatureOut(Out):
+    id: str
+    signer_name: str
+    meaning: str
+    signed_at: datetime
+
+
 class QcOut(Out):
     id: str
     test: str
@@ -183,13 +190,18 @@ class QcOut(Out):
     specification: str | None
     recorded_by: str
     recorded_at: datetime
+    approvals: list[SignatureOut] = []
 
 
-class SignatureOut(Out):
+class ProcessingStepOut(Out):
     id: str
-    signer_name: str
-    meaning: str
-    signed_at: datetime
+    method: str
+    parameters: dict[str, Any]
+    operator_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    results: dict[str, Any]
+    deviation_reason: str | None
 
 
 class TransitionOut(Out):

@@ -20,6 +20,7 @@ from lims.db.tables import (
     QcResult,
     Sample,
     SampleTransition,
+    Signature,
 )
 from lims.domain.errors import Invalid, NotFound
 from lims.domain.workflow import AWAITING_PROCESSING
@@ -105,6 +106,15 @@ def open_excursions(session: Session, sample_id: str) -> list[Excursion]:
 def operators_of(session: Session, sample_ids: Sequence[str]) -> frozenset[str]:
     q = select(ProcessingStep.operator_id).where(ProcessingStep.sample_id.in_(sample_ids))  # type: ignore[attr-defined]
     return frozenset(session.execute(q).scalars())
+
+
+def signatures_of(session: Session, entity_ids: Sequence[str]) -> dict[str, list[Signature]]:
+    q = select(Signature).where(Signature.entity_id.in_(entity_ids)).order_by(  # type: ignore[attr-defined]
+        Signature.signed_at)
+    out: dict[str, list[Signature]] = {}
+    for sig in session.execute(q).scalars():
+        out.setdefault(sig.entity_id, []).append(sig)
+    return out
 
 
 def open_step(session: Session, sample_id: str) -> ProcessingStep | None:

@@ -297,7 +297,8 @@ class AuditCheckpoint(SQLModel, table=True):
                                                            autoincrement=True))
     at: datetime = _now()
     heads: dict[str, Any] = _json(default_factory=dict)  # chain -> [chain_seq, hash]
-    prev_hash: str = Field(max_length=64)
+    # Unique: two checkpoints sealed at once can never both claim the same predecessor.
+    prev_hash: str = Field(max_length=64, index=True, unique=True)
     hash: str = Field(max_length=64)
 
 

@@ -144,9 +144,11 @@ def _show(value: Any) -> str:
 
 
 def verify_export(lines: Iterable[str]) -> Break | None:
-    """Verify an exported trail (JSON Lines from `lims audit export`) offline."""
+    """Verify an exported trail (JSON Lines from `lims audit export`) offline: chains,
+    checkpoints and signature bindings."""
     chains: dict[str, list[dict[str, Any]]] = {}
     checkpoints: list[dict[str, Any]] = []
+    signatures: list[dict[str, Any]] = []
     for line in lines:
         if not line.strip():
             continue
@@ -156,6 +158,8 @@ def verify_export(lines: Iterable[str]) -> Break | None:
             chains.setdefault(row["chain"], []).append(row)
         elif kind == "checkpoint":
             checkpoints.append(row)
+        elif kind == "signature":
+            signatures.append(row)
     hashes = {}
     for chain, rows in sorted(chains.items()):
         rows.sort(key=lambda r: r["chain_seq"])
@@ -163,7 +167,20 @@ def verify_export(lines: Iterable[str]) -> Break | None:
         if broken:
             return broken
         hashes.update({(chain, r["chain_seq"]): r["hash"] for r in rows})
-    return verify_checkpoints(checkpoints, hashes)
+    broken = verify_checkpoints(checkpoints, hashes)
+    if broken:
+        return broken
+    by_id = {r["id"]: r for rows in chains.values() for r in rows}
+    for sig in signatures:
+        entry = by_id.get(sig["audit_entry_id"])
+        if entry is None or entry["entity_id"] != sig["entity_id"] or signature_binding(
+                signer_id=sig["signer_id"], meaning=sig["meaning"], signed_at=sig["signed_at"],
+                entity_type=sig["entity_type"], entity_id=sig["entity_id"],
+                record_state=entry["after"] or {}, audit_hash=entry["hash"],
+        ) != sig["binding_hash"]:
+            return Break(sig["audit_entry_id"], f"signature:{sig['id']}", None,
+                         "signature does not match the record it claims to sign")
+    return None
 
 
 if __name__ == "__main__":  # python -m lims.domain.audit export.jsonl

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from lims.db.tables import AuditCheckpoint, AuditEntry, Signature
 from lims.domain import audit as hashing
@@ -48,6 +48,10 @@ def record(
 
 def checkpoint(ctx: Context) -> AuditCheckpoint:
     """Seal the current head of every chain (run periodically: `lims audit checkpoint`)."""
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        # Checkpoints take turns (cron on two replicas, a manual run): each seals on top of
+        # the last committed one. SQLite writers are serialised at BEGIN IMMEDIATE already.
+        ctx.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('lims_checkpoint'))"))
     latest = (
         select(AuditEntry.chain.label("c"), func.max(AuditEntry.chain_seq).label("s"))
         .group_by(AuditEntry.chain)
@@ -135,5 +139,8 @@ def export(ctx: Context, fh: Any) -> int:
         n += 1
     for cp in ctx.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars():
         fh.write(hashing.canonical({"kind": "checkpoint", **cp.model_dump()}).decode() + "\n")
+        n += 1
+    for sig in ctx.session.execute(select(Signature).order_by(Signature.signed_at)).scalars():
+        fh.write(hashing.canonical({"kind": "signature", **sig.model_dump()}).decode() + "\n")
         n += 1
     return n

@@ -10,7 +10,7 @@ from lims.db import queries
 from lims.db.tables import Collection, Donor, Location, ProcessingStep, QcResult, Sample
 from lims.db.tables import SampleTransition as TransitionLog
 from lims.domain import isbt, sources, workflow
-from lims.domain.errors import Conflict, Invalid, StaleVersion
+from lims.domain.errors import Conflict, Invalid, NotPermitted, StaleVersion
 from lims.domain.workflow import State
 from lims.services import audit, donors, identity, signatures
 from lims.services.context import Context
@@ -304,6 +304,25 @@ def record_qc(ctx: Context, sample_id: str, *, test: str, result: str, value: fl
     audit.record(ctx, "qc_recorded", "sample", sample.id, after={
         "qc_id": qc.id, "test": test, "value": value, "unit": unit,
         "specification": specification, "result": result})
+    return qc
+
+
+def approve_qc(ctx: Context, sample_id: str, qc_id: str, signature: SignatureInput) -> QcResult:
+    """QA approves a QC result with an electronic signature (meaning 'approved')."""
+    if "qa" not in ctx.actor.roles:
+        raise NotPermitted("Only QA approves QC results.")
+    qc = queries.get(ctx.session, QcResult, qc_id)
+    if qc.sample_id != sample_id:
+        raise Invalid("This QC result belongs to another sample.")
+    if qc.result == "pending":
+        raise Conflict("A pending QC result cannot be approved: record the outcome first.")
+    if signature.meaning != "approved":
+        raise Invalid("A QC approval is signed with the meaning 'approved'.")
+    signatures.check_password(ctx, signature.password)
+    entry = audit.record(ctx, "qc_approved", "qc_result", qc.id, after={
+        "sample_id": sample_id, "test": qc.test, "value": qc.value, "unit": qc.unit,
+        "specification": qc.specification, "result": qc.result})
+    signatures.sign(ctx, entry, signature.meaning)
     return qc
 
 

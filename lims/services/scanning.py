@@ -13,10 +13,16 @@ from lims.services import donors, samples
 from lims.services.context import Context
 
 
-def resolve(ctx: Context, payload: str, station: str) -> Sample:
-    """Find the sample a scan names; every scan, found or not, is recorded at the station."""
+def record_scan(ctx: Context, payload: str, station: str) -> Scan:
+    """'Seen at station': what was scanned, where, by whom, when."""
     scan = Scan(station=station[:60], payload=payload[:200], user_id=ctx.actor.id, at=ctx.now)
     ctx.session.add(scan)
+    return scan
+
+
+def resolve(ctx: Context, payload: str, station: str) -> Sample:
+    """Find the sample a scan names, and record the scan."""
+    scan = record_scan(ctx, payload, station)
     try:
         code = isbt.parse_scan(payload)
     except isbt.InvalidCode as exc:

@@ -16,7 +16,6 @@ from lims.db.tables import (
     Recipient,
     Sample,
     SampleTransition,
-    Signature,
 )
 from lims.domain import audit as hashing
 from lims.domain import isbt
@@ -33,10 +32,7 @@ class _Family:
         for t in ctx.session.execute(select(SampleTransition).where(
                 SampleTransition.sample_id.in_(ids)).order_by(SampleTransition.at)).scalars():  # type: ignore[attr-defined]
             self.events.setdefault(t.sample_id, []).append(t)
-        self.signatures: dict[str, list[Signature]] = {}
-        for sig in ctx.session.execute(select(Signature).where(
-                Signature.entity_id.in_(ids)).order_by(Signature.signed_at)).scalars():  # type: ignore[attr-defined]
-            self.signatures.setdefault(sig.entity_id, []).append(sig)
+        self.signatures = queries.signatures_of(ctx.session, ids)
         rids = {s.recipient_id for s in items if s.recipient_id}
         self.recipients = {r.id: r for r in ctx.session.execute(
             select(Recipient).where(Recipient.id.in_(rids))).scalars()}  # type: ignore[attr-defined]

@@ -153,3 +153,15 @@ def test_box_of_96_with_one_foreign_tube(api):
 def _code(sample: dict) -> str:
     din, product, division = sample["code"].split("-")
     return isbt.din_data_structure(din) + f"=<{product}V{division}"
+
+
+def test_every_scan_is_recorded_even_an_unknown_code(api):
+    s = primary(api)
+    api.post("/scans", {"payload": _payload(api, s), "station": "bench-7"})
+    unknown = isbt.din_data_structure(isbt.format_din("W1234", 26, 999998))
+    assert api.post("/scans", {"payload": unknown, "station": "bench-7"}).status_code == 404
+    seen = api.get("/scans", params={"station": "bench-7"}).json()["items"]
+    assert [x["sample_id"] for x in seen] == [s["id"], None]
+    assert seen[1]["payload"] == unknown
+    # The failed scan changed nothing else.
+    assert api.get(f"/samples/{s['id']}").json()["version"] == s["version"]

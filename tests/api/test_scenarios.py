@@ -182,3 +182,27 @@ def test_box_storage_refuses_a_taken_position(api):
                  {"event": "cryopreserve", "data": {"box_id": b["id"], "position": 2}})
     assert r.status_code == 409  # thawed material is never refrozen
     assert "cryopreserve" not in r.json()["allowed_events"]
+
+
+def test_qc_approval_is_a_qa_signature_and_processing_steps_are_listed(api):
+    s = primary(api, source="bone_marrow")
+    step(api, s["id"], "receive")
+    step(api, s["id"], "start_processing", data={
+        "method": "density_gradient", "parameters": {"g": 400, "minutes": 30, "lot": "F-11"}})
+    step(api, s["id"], "complete_processing", data={"results": {"mnc": 2.1e9}})
+    (proc,) = api.get(f"/samples/{s['id']}/processing").json()
+    assert proc["method"] == "density_gradient" and proc["parameters"]["lot"] == "F-11"
+    assert proc["ended_at"] and proc["results"] == {"mnc": 2.1e9}
+    qc = api.post(f"/samples/{s['id']}/qc", {"test": "viability", "result": "pass",
+                                             "value": 91, "unit": "%"}).json()
+    url = f"/samples/{s['id']}/qc/{qc['id']}/approval"
+    approve = {"password": "correct-horse-42", "meaning": "approved"}
+    assert api.post(url, approve).status_code == 403  # technicians do not approve QC
+    assert api.as_("qa").post(url, {**approve, "meaning": "released"}).status_code == 422
+    assert api.as_("qa").post(url, {**approve, "password": "nope"}).status_code == 403
+    r = api.as_("qa").post(url, approve)
+    assert r.status_code == 200, r.text
+    (listed,) = api.get(f"/samples/{s['id']}/qc").json()
+    assert [a["signer_name"] for a in listed["approvals"]] == ["Quentin QA"]
+    assert listed["approvals"][0]["meaning"] == "approved"
+    assert api.as_("qa").get("/audit/verify").json()["ok"] is True
