@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlmodel import select
 
 from lims.db.tables import AppUser, Sample
 from lims.domain.workflow import State

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
@@ -38,10 +38,11 @@ def list_audit(
     if not ctx.actor.roles & {"qa", "admin", "coordinator"}:
         raise NotPermitted("The audit trail is open to QA, coordinators and administrators.")
     q = select(AuditEntry)
-    for col, value in ((AuditEntry.entity_type, entity_type), (AuditEntry.entity_id, entity_id),
-                       (AuditEntry.actor_id, actor_id), (AuditEntry.action, action)):
+    for column, value in ((AuditEntry.entity_type, entity_type),
+                          (AuditEntry.entity_id, entity_id), (AuditEntry.actor_id, actor_id),
+                          (AuditEntry.action, action)):
         if value is not None:
-            q = q.where(col == value)
+            q = q.where(column == value)
     if since:
         q = q.where(AuditEntry.at >= since)
     if until:
@@ -52,8 +53,8 @@ def list_audit(
         if not raw.isdigit():
             raise Invalid("The cursor is not valid: start again from the first page.")
         after = int(raw)
-    rows = list(ctx.session.execute(
-        q.where(AuditEntry.id > after).order_by(AuditEntry.id).limit(limit + 1)).scalars())
+    q = q.where(col(AuditEntry.id) > after).order_by(col(AuditEntry.id)).limit(limit + 1)
+    rows = list(ctx.session.execute(q).scalars())
     nxt = queries.encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None
     return Page(items=[entry_out(e) for e in rows[:limit]], next_cursor=nxt)
 
@@ -74,6 +75,6 @@ def sample_timeline(sample_id: str, ctx: Auth) -> list[dict[str, Any]]:
     queries.get(ctx.session, Sample, sample_id)
     rows = ctx.session.execute(select(AuditEntry).where(
         AuditEntry.entity_type == "sample", AuditEntry.entity_id == sample_id)
-        .order_by(AuditEntry.chain_seq)).scalars()
+        .order_by(col(AuditEntry.chain_seq))).scalars()
     return [{"at": e.at, "action": e.action, "actor": e.actor_name, "text": hashing.describe(
         e.model_dump())} for e in rows]

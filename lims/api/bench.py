@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlmodel import select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses

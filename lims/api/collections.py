@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import select
+from sqlmodel import select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
@@ -74,7 +74,7 @@ def add_location(body: LocationIn, ctx: Auth) -> LocationOut:
 def list_locations(ctx: Auth, parent_id: str | None = None) -> list[LocationOut]:
     q = select(Location).where(Location.parent_id == parent_id) if parent_id else select(Location)
     return [LocationOut.model_validate(x)
-            for x in ctx.session.execute(q.order_by(Location.path)).scalars()]
+            for x in ctx.session.execute(q.order_by(col(Location.path))).scalars()]
 
 
 @router.get("/locations/{location_id}", operation_id="get_location",
@@ -83,7 +83,7 @@ def get_location(location_id: str, ctx: Auth) -> dict[str, Any]:
     """A location with its children, and for a box the occupied positions."""
     loc = queries.get(ctx.session, Location, location_id)
     held = ctx.session.execute(select(Sample).where(Sample.location_id == loc.id)
-                               .order_by(Sample.position)).scalars()
+                               .order_by(col(Sample.position))).scalars()
     return {**LocationOut.model_validate(loc).model_dump(),
             "children": [LocationOut.model_validate(c) for c in
                          queries.children_of(ctx.session, loc.id)],
@@ -111,7 +111,7 @@ def confirm_receipt(sample_id: str, transfer_id: str, body: ReceiptIn, ctx: Auth
 def custody_timeline(sample_id: str, ctx: Auth) -> dict[str, Any]:
     s = queries.get(ctx.session, Sample, sample_id)
     excursions = ctx.session.execute(
-        select(Excursion).where(Excursion.sample_id == s.id).order_by(Excursion.detected_at)
+        select(Excursion).where(Excursion.sample_id == s.id).order_by(col(Excursion.detected_at))
     ).scalars()
     return {"custodian": s.custodian,
             "transfers": [TransferOut.model_validate(t) for t in custody.timeline(ctx, s.id)],

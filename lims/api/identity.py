@@ -77,8 +77,9 @@ def _report(body: dict[str, Any], fmt: str) -> Any:
     return Response(trace_pdf(body), media_type="application/pdf")
 
 
-PDF = {200: {"content": {"application/json": {}, "application/pdf": {}},
-             "description": "The trace as JSON or as a printable PDF"}}
+PDF: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "application/pdf": {}},
+          "description": "The trace as JSON or as a printable PDF"}}
 
 
 @router.get("/donors/{donor_id}/trace", operation_id="donor_trace", tags=["donors"],

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
-from sqlmodel import Session, SQLModel
+from sqlalchemy import func
+from sqlmodel import Session, SQLModel, col, select
 
 from lims.db.tables import (
     Collection,
@@ -60,17 +60,17 @@ def sample_by_identity(
     session: Session, din: str, product_code: str | None, division: str | None
 ) -> list[Sample]:
     """Samples of the donation `din`, narrowed by product code and division if given."""
-    q = select(Sample).join(Collection, Sample.collection_id == Collection.id)
+    q = select(Sample).join(Collection, col(Sample.collection_id) == Collection.id)
     q = q.where(Collection.din == din)
     if product_code:
         q = q.where(Sample.product_code == product_code)
     if division:
         q = q.where(Sample.division == division)
-    return list(session.execute(q.order_by(Sample.id)).scalars())
+    return list(session.execute(q.order_by(col(Sample.id))).scalars())
 
 
 def consents_of(session: Session, donor_id: str) -> list[Consent]:
-    q = select(Consent).where(Consent.donor_id == donor_id).order_by(Consent.obtained_at)
+    q = select(Consent).where(Consent.donor_id == donor_id).order_by(col(Consent.obtained_at))
     return list(session.execute(q).scalars())
 
 
@@ -87,13 +87,13 @@ def withdrawn_scopes(session: Session, donor_ids: Sequence[str]) -> dict[str, li
 def latest_qc(session: Session, sample_id: str) -> dict[str, QcResult]:
     """The latest result per QC test: a re-test replaces a pending or failed result."""
     rows = session.execute(
-        select(QcResult).where(QcResult.sample_id == sample_id).order_by(QcResult.recorded_at)
+        select(QcResult).where(QcResult.sample_id == sample_id).order_by(col(QcResult.recorded_at))
     ).scalars()
     return {r.test: r for r in rows}
 
 
 def qc_of(session: Session, sample_id: str) -> list[QcResult]:
-    q = select(QcResult).where(QcResult.sample_id == sample_id).order_by(QcResult.recorded_at)
+    q = select(QcResult).where(QcResult.sample_id == sample_id).order_by(col(QcResult.recorded_at))
     return list(session.execute(q).scalars())
 
 
@@ -109,8 +109,8 @@ def operators_of(session: Session, sample_ids: Sequence[str]) -> frozenset[str]:
 
 
 def signatures_of(session: Session, entity_ids: Sequence[str]) -> dict[str, list[Signature]]:
-    q = select(Signature).where(Signature.entity_id.in_(entity_ids)).order_by(  # type: ignore[attr-defined]
-        Signature.signed_at)
+    q = (select(Signature).where(col(Signature.entity_id).in_(entity_ids))
+         .order_by(col(Signature.signed_at)))
     out: dict[str, list[Signature]] = {}
     for sig in session.execute(q).scalars():
         out.setdefault(sig.entity_id, []).append(sig)
@@ -127,13 +127,13 @@ def open_step(session: Session, sample_id: str) -> ProcessingStep | None:
 
 def steps_of(session: Session, sample_id: str) -> list[ProcessingStep]:
     q = (select(ProcessingStep).where(ProcessingStep.sample_id == sample_id)
-         .order_by(ProcessingStep.started_at))
+         .order_by(col(ProcessingStep.started_at)))
     return list(session.execute(q).scalars())
 
 
 def transitions_of(session: Session, sample_id: str) -> list[SampleTransition]:
     q = (select(SampleTransition).where(SampleTransition.sample_id == sample_id)
-         .order_by(SampleTransition.at, SampleTransition.id))
+         .order_by(col(SampleTransition.at), col(SampleTransition.id)))
     return list(session.execute(q).scalars())
 
 
@@ -141,7 +141,7 @@ def samples_where(session: Session, **equal: Any) -> list[Sample]:
     q = select(Sample)
     for name, value in equal.items():
         q = q.where(getattr(Sample, name) == value)
-    return list(session.execute(q.order_by(Sample.id)).scalars())
+    return list(session.execute(q.order_by(col(Sample.id))).scalars())
 
 
 def used_divisions(session: Session, collection_id: str, product_code: str) -> set[str]:
@@ -156,7 +156,7 @@ def position_taken(session: Session, location_id: str, position: int) -> Sample 
 
 
 def children_of(session: Session, location_id: str) -> list[Location]:
-    q = select(Location).where(Location.parent_id == location_id).order_by(Location.name)
+    q = select(Location).where(Location.parent_id == location_id).order_by(col(Location.name))
     return list(session.execute(q).scalars())
 
 
@@ -186,7 +186,7 @@ def page(session: Session, q: Any, model: type[M], cursor: str | None,
     rows = list(session.execute(q.order_by(id_col).limit(limit + 1)).scalars())
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (encode_cursor(rows[-1].id) if more and rows else None)  # type: ignore[attr-defined]
+    return rows, (encode_cursor(rows[-1].id) if more and rows else None)
 
 
 def sample_list_query(*, state: str | None = None, source: str | None = None,
@@ -194,11 +194,11 @@ def sample_list_query(*, state: str | None = None, source: str | None = None,
                       collection_id: str | None = None, on_hold: bool | None = None,
                       overdue: bool | None = None, now: datetime | None = None) -> Any:
     q = select(Sample)
-    for col, value in ((Sample.state, state), (Sample.source, source), (Sample.kind, kind),
-                       (Sample.donor_id, donor_id), (Sample.collection_id, collection_id),
-                       (Sample.on_hold, on_hold)):
+    for column, value in ((Sample.state, state), (Sample.source, source), (Sample.kind, kind),
+                          (Sample.donor_id, donor_id), (Sample.collection_id, collection_id),
+                          (Sample.on_hold, on_hold)):
         if value is not None:
-            q = q.where(col == value)
+            q = q.where(column == value)
     if overdue is not None:
         late = (Sample.state.in_([s.value for s in AWAITING_PROCESSING])  # type: ignore[attr-defined]
                 & (Sample.processing_due_at < now))  # type: ignore[operator]

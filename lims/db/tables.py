@@ -287,7 +287,7 @@ class AuditEntry(SQLModel, table=True):
     client_addr: str | None = Field(default=None, max_length=64)
 
 
-Index("ix_audit_entry_entity", AuditEntry.entity_type, AuditEntry.entity_id)  # type: ignore[arg-type]
+Index("ix_audit_entry_entity", AuditEntry.entity_type, AuditEntry.entity_id)
 
 
 class AuditCheckpoint(SQLModel, table=True):

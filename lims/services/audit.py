@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, text
+from sqlmodel import col, select
 
 from lims.db.tables import AuditCheckpoint, AuditEntry, Signature
 from lims.domain import audit as hashing
@@ -53,13 +54,14 @@ def checkpoint(ctx: Context) -> AuditCheckpoint:
         # the last committed one. SQLite writers are serialised at BEGIN IMMEDIATE already.
         ctx.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('lims_checkpoint'))"))
     latest = (
-        select(AuditEntry.chain.label("c"), func.max(AuditEntry.chain_seq).label("s"))
+        select(col(AuditEntry.chain).label("c"), func.max(AuditEntry.chain_seq).label("s"))
         .group_by(AuditEntry.chain)
         .subquery()
     )
     rows = ctx.session.execute(
         select(AuditEntry.chain, AuditEntry.chain_seq, AuditEntry.hash).join(
-            latest, (AuditEntry.chain == latest.c.c) & (AuditEntry.chain_seq == latest.c.s)
+            latest,
+            (col(AuditEntry.chain) == latest.c.c) & (col(AuditEntry.chain_seq) == latest.c.s),
         )
     )
     heads = {chain: [seq, h] for chain, seq, h in rows}
@@ -75,7 +77,7 @@ def checkpoint(ctx: Context) -> AuditCheckpoint:
 
 
 def _entries(ctx: Context) -> Iterator[dict[str, Any]]:
-    q = select(AuditEntry).order_by(AuditEntry.chain, AuditEntry.chain_seq)
+    q = select(AuditEntry).order_by(col(AuditEntry.chain), col(AuditEntry.chain_seq))
     for (entry,) in ctx.session.execute(q.execution_options(yield_per=2000)):
         yield entry.model_dump()
 
@@ -103,7 +105,7 @@ def verify(ctx: Context, progress: Callable[[int], None] | None = None) -> dict[
     first = first or close(chain_rows)
     if progress:
         progress(checked % 500)
-    cps = ctx.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars()
+    cps = ctx.session.execute(select(AuditCheckpoint).order_by(col(AuditCheckpoint.id))).scalars()
     first = first or hashing.verify_checkpoints((c.model_dump() for c in cps), hashes)
     first = first or _verify_signatures(ctx)
     return {
@@ -117,7 +119,7 @@ def verify(ctx: Context, progress: Callable[[int], None] | None = None) -> dict[
 
 
 def _verify_signatures(ctx: Context) -> hashing.Break | None:
-    for sig in ctx.session.execute(select(Signature).order_by(Signature.signed_at)).scalars():
+    for sig in ctx.session.execute(select(Signature).order_by(col(Signature.signed_at))).scalars():
         entry = ctx.session.get(AuditEntry, sig.audit_entry_id)
         binding = None if entry is None else hashing.signature_binding(
             signer_id=sig.signer_id, meaning=sig.meaning, signed_at=sig.signed_at,
@@ -137,10 +139,11 @@ def export(ctx: Context, fh: Any) -> int:
     for e in _entries(ctx):
         fh.write(hashing.canonical({"kind": "entry", **e}).decode() + "\n")
         n += 1
-    for cp in ctx.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars():
+    checkpoints = select(AuditCheckpoint).order_by(col(AuditCheckpoint.id))
+    for cp in ctx.session.execute(checkpoints).scalars():
         fh.write(hashing.canonical({"kind": "checkpoint", **cp.model_dump()}).decode() + "\n")
         n += 1
-    for sig in ctx.session.execute(select(Signature).order_by(Signature.signed_at)).scalars():
+    for sig in ctx.session.execute(select(Signature).order_by(col(Signature.signed_at))).scalars():
         fh.write(hashing.canonical({"kind": "signature", **sig.model_dump()}).decode() + "\n")
         n += 1
     return n

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from lims.db import queries
 from lims.db.tables import AppUser, CustodyTransfer, Excursion, Location, Sample
@@ -58,7 +58,7 @@ def _last(ctx: Context, sample_id: str) -> CustodyTransfer | None:
 
 def timeline(ctx: Context, sample_id: str) -> list[CustodyTransfer]:
     q = select(CustodyTransfer).where(CustodyTransfer.sample_id == sample_id)
-    return list(ctx.session.execute(q.order_by(CustodyTransfer.seq)).scalars())
+    return list(ctx.session.execute(q.order_by(col(CustodyTransfer.seq))).scalars())
 
 
 def hand_over(ctx: Context, sample_id: str, *, to: str, handed_over_at: datetime | None,

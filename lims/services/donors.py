@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from lims.db import queries
@@ -70,7 +71,7 @@ def add_consent(ctx: Context, donor: Donor, *, form_version: str, scopes: list[s
     return consent
 
 
-def withdraw_consent(ctx: Context, consent: Consent, scopes: list[str] | None,
+def withdraw_consent(ctx: Context, consent: Consent, scopes: Sequence[str] | None,
                      reason: str) -> Consent:
     """Withdraw some or all scopes. Nothing recorded is lost: the scopes stay listed."""
     if not reason.strip():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 
 from lims.db.tables import DinSequence
 from lims.domain import isbt
@@ -30,7 +31,7 @@ def allocate_din(ctx: Context) -> str:
         update(DinSequence)
         .where(DinSequence.facility_id == facility, DinSequence.year == year)  # type: ignore[arg-type]
         .values(last_sequence=DinSequence.last_sequence + 1)
-        .returning(DinSequence.last_sequence)
+        .returning(col(DinSequence.last_sequence))
     ).scalar_one()
     if seq > 999_999:
         raise Conflict(f"All DINs for facility {facility} in 20{year:02d} are used up.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlmodel import select
 
 from lims.db import queries
 from lims.db.tables import BedsideCheck, Donor, Recipient, Sample

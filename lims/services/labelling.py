@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlmodel import select
 
 from lims import labels
 from lims.db import queries

@@ -107,7 +107,7 @@ def batch(ctx: Context, payloads: list[str], station: str, event: str, *, mode: 
     if len(payloads) != len(set(p.strip() for p in payloads)):
         raise Invalid("The same tube was scanned twice in this batch: scan each tube once.")
     positions = data.get("positions")
-    results = []
+    results: list[dict[str, Any]] = []
     for i, payload in enumerate(payloads):
         tube_data = {k: v for k, v in data.items() if k != "positions"}
         if event == "cryopreserve" and "box_id" in data and "position" not in data:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from lims.db import queries
 from lims.db.tables import (
@@ -30,7 +30,7 @@ class _Family:
         ids = [s.id for s in items]
         self.events: dict[str, list[SampleTransition]] = {}
         for t in ctx.session.execute(select(SampleTransition).where(
-                SampleTransition.sample_id.in_(ids)).order_by(SampleTransition.at)).scalars():  # type: ignore[attr-defined]
+                SampleTransition.sample_id.in_(ids)).order_by(col(SampleTransition.at))).scalars():  # type: ignore[attr-defined]
             self.events.setdefault(t.sample_id, []).append(t)
         self.signatures = queries.signatures_of(ctx.session, ids)
         rids = {s.recipient_id for s in items if s.recipient_id}
@@ -88,7 +88,7 @@ def donor_trace(ctx: Context, donor: Donor) -> dict[str, Any]:
     family = queries.samples_where(ctx.session, donor_id=donor.id)
     f = _Family(ctx, family)
     cols = ctx.session.execute(select(Collection).where(Collection.donor_id == donor.id)
-                               .order_by(Collection.id)).scalars()
+                               .order_by(col(Collection.id))).scalars()
     return hashing.jsonable({
         **_header(ctx, "donor_trace"),
         "donor": {"id": donor.id, "code": donor.code, "donor_type": donor.donor_type,
@@ -107,7 +107,7 @@ def donor_trace(ctx: Context, donor: Donor) -> dict[str, Any]:
 
 def recipient_trace(ctx: Context, recipient: Recipient) -> dict[str, Any]:
     products = list(ctx.session.execute(select(Sample).where(
-        Sample.recipient_id == recipient.id).order_by(Sample.id)).scalars())
+        Sample.recipient_id == recipient.id).order_by(col(Sample.id))).scalars())
     paths = {p.id: [*reversed(samples.ancestors(ctx, p)), p] for p in products}
     f = _Family(ctx, [s for path in paths.values() for s in path])
     donor = ctx.session.get(Donor, recipient.donor_id) if recipient.donor_id else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from lims.db.tables import ApiKey, AppUser, AuthToken
 from lims.domain.errors import Conflict, Invalid, NotAuthenticated
@@ -80,7 +80,7 @@ def sign_in(ctx: Context, username: str, password: str) -> tuple[AppUser | None,
 
 
 def user_for_token(ctx: Context, token: str) -> AppUser:
-    q = select(AppUser, AuthToken).join(AuthToken, AuthToken.user_id == AppUser.id).where(
+    q = select(AppUser, AuthToken).join(AuthToken, col(AuthToken.user_id) == AppUser.id).where(
         AuthToken.token_hash == passwords.digest(token))
     row = ctx.session.execute(q).first()
     if row is None or row[1].revoked_at or row[1].expires_at <= ctx.now or not row[0].active:
