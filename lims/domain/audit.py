@@ -183,6 +183,8 @@ def verify_export(lines: Iterable[str]) -> Break | None:
     return None
 
 
+# The one place the domain touches a file: an inspector runs this with nothing installed
+# but Python (this module imports only the standard library).
 if __name__ == "__main__":  # python -m lims.domain.audit export.jsonl
     import sys
 

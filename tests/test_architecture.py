@@ -1,0 +1,42 @@
+"""Imports go one way: domain <- db <- services <- api / cli. The domain is pure."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+LIMS = Path(__file__).resolve().parents[1] / "lims"
+# What each layer may not import (its own layer and those below it are fine).
+FORBIDDEN = {
+    "domain": ("lims.db", "lims.services", "lims.api", "lims.main", "lims.cli", "fastapi",
+               "sqlalchemy", "sqlmodel", "starlette", "httpx", "pydantic_settings"),
+    "db": ("lims.services", "lims.api", "lims.main", "lims.cli", "fastapi"),
+    "services": ("lims.api", "lims.main", "lims.cli", "fastapi", "starlette"),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_only_downwards(layer):
+    modules = sorted((LIMS / layer).glob("*.py"))
+    assert modules, layer
+    bad = [(m.name, name) for m in modules for name in _imports(m)
+           if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[layer])]
+    assert bad == []
+
+
+def test_domain_does_no_io():
+    for m in (LIMS / "domain").glob("*.py"):
+        imported = _imports(m)
+        assert not imported & {"os", "socket", "subprocess", "requests", "time"}, m.name
