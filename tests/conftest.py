@@ -24,11 +24,12 @@ from lims.db.migrate import upgrade  # noqa: E402
 from lims.db.tables import AuthToken  # noqa: E402
 from lims.db.types import utcnow  # noqa: E402
 from lims.services import passwords, users  # noqa: E402
-from lims.services.context import SYSTEM, Actor, Context  # noqa: E402
+from lims.services.context import Actor, Context  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("LIMS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("LIMS_REQUIRE_POSTGRES") == "1"
 PASSWORD = "correct-horse-42"
+SEED = Actor(id="seed", name="test seed", roles=frozenset({"admin"}), username="seed")
 # One person per role, plus a second QA person for two-person rules and a service account.
 PEOPLE = {
     "tech": ("Jana Tech", ["technician"]),
@@ -56,7 +57,7 @@ def _seed(url: str) -> None:
     settings = Settings(database_url=url)
     engine = make_engine(url)
     with unit_of_work(engine) as session:
-        ctx = Context(session=session, actor=SYSTEM, settings=settings)
+        ctx = Context(session=session, actor=SEED, settings=settings)
         for username, (name, roles) in PEOPLE.items():
             service = "integration" in roles
             u = users.add_user(ctx, username=username, full_name=name, roles=roles,

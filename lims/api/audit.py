@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 from sqlmodel import col, select
 
 from lims.api.deps import Auth
@@ -14,7 +14,8 @@ from lims.api.schemas import Page
 from lims.db import queries
 from lims.db.tables import AuditEntry, Sample
 from lims.domain import audit as hashing
-from lims.domain.errors import Invalid, NotPermitted
+from lims.domain import permissions
+from lims.domain.errors import Invalid
 from lims.services import audit
 
 router = APIRouter(tags=["audit"])
@@ -31,12 +32,11 @@ def entry_out(e: AuditEntry) -> dict[str, Any]:
 def list_audit(
     ctx: Auth, entity_type: str | None = None, entity_id: str | None = None,
     actor_id: str | None = None, action: str | None = None,
-    since: datetime | None = None, until: datetime | None = None,
+    since: AwareDatetime | None = None, until: AwareDatetime | None = None,
     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page:
     """Audit entries in the order they were written, filtered."""
-    if not ctx.actor.roles & {"qa", "admin", "coordinator"}:
-        raise NotPermitted("The audit trail is open to QA, coordinators and administrators.")
+    permissions.require(ctx.actor.roles, "read_audit")
     q = select(AuditEntry)
     for column, value in ((AuditEntry.entity_type, entity_type),
                           (AuditEntry.entity_id, entity_id), (AuditEntry.actor_id, actor_id),
@@ -62,8 +62,7 @@ def list_audit(
 @router.get("/audit/verify", operation_id="verify_audit", responses=responses(401, 403))
 def verify_audit(ctx: Auth) -> dict[str, Any]:
     """Recompute every chain, checkpoint and signature; names the first broken entry."""
-    if not ctx.actor.roles & {"qa", "admin"}:
-        raise NotPermitted("Verifying the audit trail is for QA and administrators.")
+    permissions.require(ctx.actor.roles, "verify_audit")
     return audit.verify(ctx)
 
 

@@ -5,23 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
-from lims.api.schemas import SignatureIn
+from lims.api.schemas import In, SignatureIn
 from lims.db import queries
 from lims.db.tables import Scan
-from lims.domain.errors import DomainError
 from lims.services import idempotency, labelling, samples, scanning
 
 router = APIRouter(tags=["bench"])
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key",
-                                       description="Same key = same answer, applied once")]
+# Required where a scan acts: a double trigger or a retry must never act twice.
+IdemKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200,
+                                description="Same key = same answer, applied once")]
 
 
-class ScanIn(BaseModel):
+class ScanIn(In):
     payload: str = Field(min_length=1, max_length=200,
                          description="Exactly what the scanner typed (prefixes, CR/LF welcome)")
     station: str = Field(min_length=1, max_length=60, examples=["bench-2"])
@@ -34,7 +34,7 @@ class ScanActIn(ScanIn):
     signature: SignatureIn | None = None
 
 
-class BatchIn(BaseModel):
+class BatchIn(In):
     payloads: list[str] = Field(min_length=1, max_length=96)
     station: str = Field(min_length=1, max_length=60)
     event: str
@@ -46,7 +46,7 @@ class BatchIn(BaseModel):
     signature: SignatureIn | None = None
 
 
-class SheetIn(BaseModel):
+class SheetIn(In):
     sample_ids: list[str] = Field(min_length=1, max_length=96)
     template: str = "cryovial"
     layout: Literal["roll", "sheet"] = "sheet"
@@ -62,15 +62,7 @@ def _sig(body: ScanActIn | BatchIn) -> samples.SignatureInput | None:
 def scan(body: ScanIn, ctx: Auth) -> dict[str, Any]:
     """Resolve a scanned label to the sample card (warnings and allowed events). Every
     scan is recorded as seen at the station, including codes that resolve to nothing."""
-    try:
-        return scanning.card(ctx, scanning.resolve(ctx, body.payload, body.station))
-    except DomainError:
-        # Like a failed sign-in, an unknown tube at the bench is worth keeping: record the
-        # sighting alone, committed on its own, then answer with the problem.
-        ctx.session.rollback()
-        scanning.record_scan(ctx, body.payload, body.station)
-        ctx.session.commit()
-        raise
+    return scanning.card(ctx, scanning.resolve(ctx, body.payload, body.station))
 
 
 @router.get("/scans", operation_id="list_scans", responses=responses(401, 422))
@@ -90,7 +82,7 @@ def list_scans(ctx: Auth, station: str | None = None, sample_id: str | None = No
 @router.post("/scans/act", operation_id="scan_and_act",
              responses=responses(401, 403, 404, 409, 412, 422))
 def scan_and_act(body: ScanActIn, ctx: Auth, response: Response,
-                 key: IdemKey = None) -> dict[str, Any]:
+                 key: IdemKey) -> dict[str, Any]:
     """Scan a tube and apply an event. With an Idempotency-Key a double scan or a retry
     applies once and gets the same answer (header Idempotent-Replay: true)."""
     def act() -> dict[str, Any]:
@@ -107,7 +99,7 @@ def scan_and_act(body: ScanActIn, ctx: Auth, response: Response,
 @router.post("/scans/batch", operation_id="scan_batch",
              responses=responses(401, 403, 409, 422))
 def scan_batch(body: BatchIn, ctx: Auth, response: Response,
-               key: IdemKey = None) -> dict[str, Any]:
+               key: IdemKey) -> dict[str, Any]:
     """One event for a whole box of scanned tubes (up to 96), with a result per tube.
     all_or_nothing: any bad tube refuses the batch (409, per-tube results, nothing applied);
     best_effort: good tubes are applied, bad ones reported."""

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 from sqlmodel import col, select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
-from lims.api.schemas import LocationIn, LocationOut, Out
+from lims.api.schemas import In, LocationIn, LocationOut, Out
 from lims.db import queries
 from lims.db.tables import Excursion, Location, Sample
 from lims.services import custody
@@ -19,7 +19,7 @@ from lims.services import custody
 router = APIRouter(tags=["custody"])
 
 
-class HandOverIn(BaseModel):
+class HandOverIn(In):
     to: str = Field(examples=["user:tech2", "location:<id>"],
                     description="'user:<username>' or 'location:<id>'")
     handed_over_at: AwareDatetime | None = None
@@ -29,12 +29,12 @@ class HandOverIn(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
 
 
-class ReceiptIn(BaseModel):
+class ReceiptIn(In):
     received_at: AwareDatetime | None = None
     temperature_c: float | None = Field(default=None, ge=-273, le=100)
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(In):
     assessment: str = Field(min_length=1, max_length=2000)
 
 

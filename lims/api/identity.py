@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
-from lims.api.schemas import Out
+from lims.api.schemas import In, Out
 from lims.db import queries
 from lims.db.tables import Donor, Recipient
 from lims.services import identity, trace
@@ -18,7 +18,7 @@ from lims.services import identity, trace
 router = APIRouter(tags=["chain of identity"])
 
 
-class RecipientIn(BaseModel):
+class RecipientIn(In):
     code: str = Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     wristband_id: str = Field(min_length=3, max_length=60,
                               description="As printed (and barcoded) on the wristband")
@@ -34,7 +34,7 @@ class RecipientOut(Out):
     created_at: datetime
 
 
-class VerifyIn(BaseModel):
+class VerifyIn(In):
     wristband: str = Field(min_length=1, max_length=200, description="As the scanner typed it")
     product: str = Field(min_length=1, max_length=200, description="As the scanner typed it")
     site: str | None = Field(default=None, max_length=120,

@@ -22,11 +22,17 @@ class Problem(BaseModel):
     request_id: str | None = None
 
 
+class In(BaseModel):
+    """Request bodies: NaN and Infinity are not quantities a lab measures."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class DonorIn(BaseModel):
+class DonorIn(In):
     code: str = Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
                       examples=["CB-2026-0412"], description="Pseudonymous donor code")
     donor_type: Literal["autologous", "allogeneic"]
@@ -34,19 +40,19 @@ class DonorIn(BaseModel):
     eligibility: Literal["pending", "eligible", "ineligible"] = "pending"
 
 
-class EligibilityIn(BaseModel):
+class EligibilityIn(In):
     eligibility: Literal["pending", "eligible", "ineligible"]
     note: str | None = Field(default=None, max_length=500)
 
 
-class ConsentIn(BaseModel):
+class ConsentIn(In):
     form_version: str = Field(min_length=1, max_length=40)
     scopes: list[Scope] = Field(min_length=1)
     obtained_at: AwareDatetime
     obtained_by: str = Field(min_length=1, max_length=120)
 
 
-class WithdrawIn(BaseModel):
+class WithdrawIn(In):
     scopes: list[Scope] | None = Field(default=None, description="Omit to withdraw all")
     reason: str = Field(min_length=1, max_length=500)
 
@@ -74,12 +80,12 @@ class DonorOut(Out):
     consents: list[ConsentOut] = []
 
 
-class ContainerIn(BaseModel):
+class ContainerIn(In):
     kind: str = Field(examples=["cord_blood", "maternal_sample"])
-    volume_ml: float = Field(gt=0)
+    volume_ml: float = Field(gt=0, le=5000)
 
 
-class CollectionIn(BaseModel):
+class CollectionIn(In):
     donor_id: str
     source: Source
     site: str = Field(min_length=1, max_length=120)
@@ -146,19 +152,19 @@ class CollectionOut(Out):
     samples: list[SampleOut] = []
 
 
-class SignatureIn(BaseModel):
+class SignatureIn(In):
     password: str = Field(min_length=1, description="Re-enter your password to sign")
     meaning: Literal["performed", "reviewed", "approved", "released"]
 
 
-class TransitionIn(BaseModel):
+class TransitionIn(In):
     event: str = Field(examples=["receive"])
     reason: str | None = Field(default=None, max_length=1000)
     data: dict[str, Any] = Field(default_factory=dict)
     signature: SignatureIn | None = None
 
 
-class DerivativesIn(BaseModel):
+class DerivativesIn(In):
     kind: str | None = Field(default=None, description="Omit for aliquots of the same kind")
     volume_ml: float = Field(gt=0)
     count: int = Field(default=1, ge=1, le=96)
@@ -166,7 +172,7 @@ class DerivativesIn(BaseModel):
     viability_pct: float | None = Field(default=None, ge=0, le=100)
 
 
-class QcIn(BaseModel):
+class QcIn(In):
     test: str = Field(min_length=1, max_length=40, examples=["viability"])
     result: Literal["pass", "fail", "pending"]
     value: float | None = None
@@ -222,7 +228,7 @@ class Page(BaseModel):
     next_cursor: str | None
 
 
-class LocationIn(BaseModel):
+class LocationIn(In):
     parent_id: str | None = None
     kind: Literal["site", "storage_unit", "rack", "box"]
     name: str = Field(min_length=1, max_length=80)

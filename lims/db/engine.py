@@ -53,6 +53,10 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
         try:
             yield session
             session.commit()
-        except BaseException:
+        except BaseException as exc:
             session.rollback()
+            keep = getattr(exc, "keep", None)
+            if keep is not None:  # recorded on its own, after everything else was undone
+                keep()
+                session.commit()
             raise

@@ -35,12 +35,24 @@ def get(session: Session, model: type[M], id_: str, *, lock: bool = False) -> M:
     (PostgreSQL; SQLite serialises writers at BEGIN IMMEDIATE anyway)."""
     q = select(model).where(model.id == id_)  # type: ignore[attr-defined]
     if lock:
-        q = q.with_for_update()
+        # populate_existing: a copy loaded earlier in this session (e.g. by a scan lookup)
+        # must be refreshed from the locked row, or decisions are made on stale values.
+        q = q.with_for_update().execution_options(populate_existing=True)
     found = session.execute(q).scalar_one_or_none()
     if found is None:
         what = LABELS.get(model, model.__name__.lower())
         raise NotFound(f"No {what} with id {id_}. Check the id or scan the label again.")
     return found
+
+
+def ancestors(session: Session, sample: Sample) -> list[Sample]:
+    """Parent, grandparent, ... up to the primary container."""
+    chain: list[Sample] = []
+    current = sample
+    while current.parent_id:
+        current = get(session, Sample, current.parent_id)
+        chain.append(current)
+    return chain
 
 
 def donor_by_code(session: Session, code: str) -> Donor | None:
@@ -115,6 +127,13 @@ def signatures_of(session: Session, entity_ids: Sequence[str]) -> dict[str, list
     for sig in session.execute(q).scalars():
         out.setdefault(sig.entity_id, []).append(sig)
     return out
+
+
+def last_thaw(session: Session, sample_ids: Sequence[str]) -> datetime | None:
+    """When any of these samples (a sample and its ancestors) was last thawed."""
+    q = select(func.max(SampleTransition.at)).where(
+        col(SampleTransition.sample_id).in_(sample_ids), SampleTransition.event == "thaw")
+    return session.execute(q).scalar_one_or_none()
 
 
 def open_step(session: Session, sample_id: str) -> ProcessingStep | None:

@@ -5,6 +5,8 @@ The API maps each class to one HTTP status in one place (lims/api/problems.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class DomainError(Exception):
     """Base class: a rule of the lab refused the request."""
@@ -15,6 +17,13 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        # Something to record although the request fails (a failed sign-in or signature,
+        # an unknown tube at the bench): run by the unit of work after the rollback.
+        self.keep: Callable[[], object] | None = None
+
+    def keeping(self, record: Callable[[], object]) -> DomainError:
+        self.keep = record
+        return self
 
 
 class NotFound(DomainError):

@@ -92,6 +92,8 @@ class Request:
     reason: str | None = None
     intended_use: str | None = None
     signed: bool = False
+    signature_meaning: str | None = None
+    internal: bool = False  # raised by the system itself (derivation), not by a person
 
 
 Guard = Callable[[SampleFacts, Request], str | None]
@@ -189,6 +191,9 @@ class Transition:
     # True: only while on hold; False: never while on hold; None: either.
     hold: bool | None = None
     sets_hold: bool | None = None  # the event sets (True) or lifts (False) the hold flag
+    # What a signature on this event may mean (Part 11: the meaning is part of the record).
+    meanings: frozenset[str] = frozenset({"performed", "reviewed", "approved"})
+    internal: bool = False  # only the system applies it; never offered, never requested
 
     def __post_init__(self) -> None:
         unknown = set(self.guards) - GUARDS.keys()
@@ -236,16 +241,19 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("release", _s(S.processed, S.cryopreserved, S.thawed), S.released, _r(QA),
                "QA release for the intended use.", needs_signature=True, hold=False,
                guards=("donor_eligible", "consent_for_use", "qc_passed",
-                       "no_open_excursion", "not_own_processing")),
+                       "no_open_excursion", "not_own_processing"),
+               meanings=frozenset({"released"})),
+    # Eligibility again at distribution: a late positive donor test must stop the product.
     Transition("distribute", _s(S.released), S.distributed, _r(T, C),
                "Shipped to the clinic or requester.", hold=False,
-               guards=("consent_for_use", "no_open_excursion")),
+               guards=("donor_eligible", "consent_for_use", "no_open_excursion")),
     Transition("administer", _s(S.distributed), S.administered, _r(T, C),
-               "Given to the recipient."),
+               "Given to the recipient (needs a matching bedside check).", hold=False),
     Transition("discard", NON_FINAL, S.discarded, _r(T, QA),
                "Disposed of.", needs_reason=True, needs_signature=True),
     Transition("consume", DERIVABLE_STATES, S.consumed, _r(T),
-               "The whole volume was used up (set automatically by derivation)."),
+               "The whole volume was used up (set automatically by derivation).",
+               internal=True),
     Transition("place_hold", NON_FINAL, None, _r(T, C, QA),
                "Quarantine: blocks release and distribution.", needs_reason=True,
                hold=False, sets_hold=True),
@@ -276,7 +284,7 @@ def allowed_events(
     return [
         t.event
         for t in TRANSITIONS
-        if _fits(t, state, on_hold) and (wanted is None or t.roles & wanted)
+        if not t.internal and _fits(t, state, on_hold) and (wanted is None or t.roles & wanted)
     ]
 
 
@@ -295,6 +303,10 @@ class Outcome:
 def decide(facts: SampleFacts, request: Request) -> Outcome:
     """Check an event against the table and the guards; raise or return the outcome."""
     t = transition(request.event)
+    if t.internal and not request.internal:
+        raise NotPermitted(f"'{t.event}' is recorded by the system itself "
+                           "(when derivation uses up the volume); to dispose of material, "
+                           "use 'discard' with a reason and your signature.")
     if not _fits(t, facts.state, facts.on_hold):
         allowed = allowed_events(facts.state, facts.on_hold)
         if facts.state in t.sources and t.hold is False:
@@ -317,6 +329,9 @@ def decide(facts: SampleFacts, request: Request) -> Outcome:
         raise Invalid(f"'{t.event}' needs a reason: say why in the 'reason' field.")
     if t.needs_signature and not request.signed:
         raise Invalid(f"'{t.event}' needs your electronic signature (re-enter your password).")
+    if t.needs_signature and request.signature_meaning not in t.meanings:
+        raise Invalid(f"A signature on '{t.event}' means {' or '.join(sorted(t.meanings))}, "
+                      f"not '{request.signature_meaning}'.")
     problems = [p for g in t.guards if (p := GUARDS[g](facts, request))]
     if problems:
         raise GuardFailed(

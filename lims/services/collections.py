@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from lims.db import queries
 from lims.db.tables import Collection, Donor, Sample
-from lims.domain import isbt, sources
+from lims.domain import isbt, permissions, sources
 from lims.domain.errors import Conflict, Invalid
-from lims.services import audit, samples
+from lims.services import audit, donors, samples
 from lims.services.context import Context
 from lims.services.identifiers import allocate_din
 
@@ -33,6 +33,10 @@ def create_collection(
     kind with the whole volume. Samples start `registered`; a collection that has already
     ended is applied the `collect` event at once, through the state machine.
     """
+    permissions.require(ctx.actor.roles, "record_collection")
+    if not donors.active_scopes(queries.consents_of(ctx.session, donor.id)):
+        raise Conflict(f"Donor {donor.code} has no active consent: record the consent "
+                       "before collecting.")
     try:
         src = sources.Source(source)
     except ValueError:

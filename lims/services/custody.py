@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from lims.db import queries
 from lims.db.tables import AppUser, CustodyTransfer, Excursion, Location, Sample
 from lims.domain import custody as rules
+from lims.domain import permissions
 from lims.domain.errors import Conflict, Invalid, NotPermitted
 from lims.domain.workflow import State
 from lims.services import audit
@@ -20,6 +21,7 @@ PARENT_KIND = {"site": None, "storage_unit": "site", "rack": "storage_unit", "bo
 def add_location(ctx: Context, *, kind: str, name: str, parent_id: str | None,
                  rows: int | None = None, cols: int | None = None,
                  min_temp_c: float | None = None, max_temp_c: float | None = None) -> Location:
+    permissions.require(ctx.actor.roles, "manage_locations")
     parent = queries.get(ctx.session, Location, parent_id) if parent_id else None
     if (parent.kind if parent else None) != PARENT_KIND[kind]:
         raise Invalid(f"A {kind} belongs in a {PARENT_KIND[kind] or 'nothing (top level)'}.")
@@ -64,7 +66,13 @@ def timeline(ctx: Context, sample_id: str) -> list[CustodyTransfer]:
 def hand_over(ctx: Context, sample_id: str, *, to: str, handed_over_at: datetime | None,
               temperature_c: float | None, shipper: str | None, condition: str | None,
               note: str | None) -> CustodyTransfer:
+    permissions.require(ctx.actor.roles, "hand_over")
     sample = queries.get(ctx.session, Sample, sample_id, lock=True)
+    holder = sample.custodian or ""
+    if (holder.startswith("user:") and holder != f"user:{ctx.actor.username}"
+            and not ctx.actor.roles & {"coordinator", "qa"}):
+        raise NotPermitted(f"The sample is in the hands of {holder.removeprefix('user:')}: "
+                           "only that person (or a coordinator or QA) can hand it over.")
     when = handed_over_at or ctx.now
     if when > ctx.now:
         raise Invalid("A hand-over cannot be in the future.")
@@ -125,9 +133,8 @@ def _check_temperature(ctx: Context, sample: Sample, transfer: CustodyTransfer,
 
 def review_excursion(ctx: Context, sample_id: str, excursion_id: str,
                      assessment: str) -> Excursion:
-    if "qa" not in ctx.actor.roles:
-        raise NotPermitted("Only QA reviews temperature excursions.")
-    exc = queries.get(ctx.session, Excursion, excursion_id)
+    permissions.require(ctx.actor.roles, "review_excursion")
+    exc = queries.get(ctx.session, Excursion, excursion_id, lock=True)
     if exc.sample_id != sample_id:
         raise Invalid("This excursion belongs to another sample.")
     if exc.reviewed_at is not None:

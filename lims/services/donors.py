@@ -7,6 +7,7 @@ from datetime import datetime
 
 from lims.db import queries
 from lims.db.tables import Consent, Donor
+from lims.domain import permissions
 from lims.domain.errors import Conflict, Invalid
 from lims.domain.workflow import Use
 from lims.services import audit
@@ -24,6 +25,9 @@ def _snapshot(d: Donor) -> dict:
 
 def register_donor(ctx: Context, *, code: str, donor_type: str, related: bool = False,
                    eligibility: str = "pending") -> Donor:
+    permissions.require(ctx.actor.roles, "register_donor")
+    if eligibility != "pending":
+        permissions.require(ctx.actor.roles, "determine_eligibility")
     code = code.strip()
     if donor_type not in DONOR_TYPES:
         raise Invalid(f"Donor type must be one of {', '.join(DONOR_TYPES)}.")
@@ -42,6 +46,7 @@ def register_donor(ctx: Context, *, code: str, donor_type: str, related: bool = 
 
 
 def set_eligibility(ctx: Context, donor: Donor, eligibility: str, note: str | None) -> Donor:
+    permissions.require(ctx.actor.roles, "determine_eligibility")
     if eligibility not in ELIGIBILITY:
         raise Invalid(f"Eligibility must be one of {', '.join(ELIGIBILITY)}.")
     before = _snapshot(donor)
@@ -55,6 +60,7 @@ def set_eligibility(ctx: Context, donor: Donor, eligibility: str, note: str | No
 
 def add_consent(ctx: Context, donor: Donor, *, form_version: str, scopes: list[str],
                 obtained_at: datetime, obtained_by: str) -> Consent:
+    permissions.require(ctx.actor.roles, "record_consent")
     bad = sorted(set(scopes) - set(SCOPES))
     if not scopes or bad:
         raise Invalid(f"Consent scopes must be a non-empty subset of {', '.join(SCOPES)}.")
@@ -74,6 +80,10 @@ def add_consent(ctx: Context, donor: Donor, *, form_version: str, scopes: list[s
 def withdraw_consent(ctx: Context, consent: Consent, scopes: Sequence[str] | None,
                      reason: str) -> Consent:
     """Withdraw some or all scopes. Nothing recorded is lost: the scopes stay listed."""
+    permissions.require(ctx.actor.roles, "withdraw_consent")
+    # Lock the donor: a release or distribution reading these consents takes turns with us.
+    queries.get(ctx.session, Donor, consent.donor_id, lock=True)
+    consent = queries.get(ctx.session, Consent, consent.id, lock=True)
     if not reason.strip():
         raise Invalid("Say why the consent is withdrawn (reason).")
     wanted = set(scopes or consent.scopes)

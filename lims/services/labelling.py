@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
 from lims import labels
 from lims.db import queries
 from lims.db.tables import Collection, Donor, LabelPrint, Sample
-from lims.domain import isbt
+from lims.domain import isbt, permissions
 from lims.domain.errors import Invalid
 from lims.services import audit
 from lims.services.context import Context
@@ -50,7 +51,8 @@ def content(ctx: Context, s: Sample, *, reprint: bool) -> labels.LabelContent:
         warnings.append("QUARANTINE")
     withdrawn = queries.withdrawn_scopes(ctx.session, [donor.id]).get(donor.id, [])
     warnings += [f"NOT FOR {scope.upper()} USE" for scope in withdrawn]
-    local = collection.started_at.astimezone(ctx.settings.zone)
+    # The date as it was where the material was collected, not where it is printed.
+    local = collection.started_at.astimezone(ZoneInfo(collection.local_timezone))
     return labels.LabelContent(
         payload=isbt.label_payload(collection.din, s.product_code, ctype, s.division),
         identifier=isbt.human_din(collection.din),
@@ -73,6 +75,7 @@ def _printed_before(ctx: Context, sample_id: str) -> bool:
 def print_labels(ctx: Context, sample_ids: list[str], *, template_name: str, fmt: str,
                  symbology: str, reason: str | None, layout: str = "roll") -> bytes:
     """Render labels and record each print. A reprint needs a reason and says REPRINT."""
+    permissions.require(ctx.actor.roles, "print_label")
     if fmt not in MEDIA:
         raise Invalid(f"Format must be one of: {', '.join(MEDIA)}.")
     if fmt != "pdf" and len(sample_ids) != 1:

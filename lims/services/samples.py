@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,12 +10,15 @@ from typing import Any
 from lims.db import queries
 from lims.db.tables import Collection, Donor, Location, ProcessingStep, QcResult, Sample
 from lims.db.tables import SampleTransition as TransitionLog
-from lims.domain import isbt, sources, workflow
-from lims.domain.errors import Conflict, Invalid, NotPermitted, StaleVersion
+from lims.domain import isbt, permissions, sources, workflow
+from lims.domain.errors import Conflict, Invalid, StaleVersion
 from lims.domain.workflow import State
-from lims.services import audit, donors, identity, signatures
+from lims.services import audit, distribution, donors, signatures
 from lims.services.context import Context
 
+# Where the volume is measured again (processing and culture results, formulation before
+# freezing, post-thaw); elsewhere only derivation changes it.
+MEASURES_VOLUME = {"complete_processing", "harvest_culture", "cryopreserve", "thaw"}
 # Leaving the freezer (or the lab) frees the storage position.
 LEAVES_POSITION = {"thaw", "distribute", "discard", "reject", "consume"}
 QC_RESULTS = ("pass", "fail", "pending")
@@ -78,10 +82,15 @@ def create_sample(ctx: Context, *, collection: Collection, donor: Donor, kind: s
     return sample
 
 
-def facts(ctx: Context, sample: Sample) -> workflow.SampleFacts:
-    """Gather what the guards look at (donor, consent, QC, excursions, processors)."""
-    donor = queries.get(ctx.session, Donor, sample.donor_id)
+def facts(ctx: Context, sample: Sample, *, lock_donor: bool = False) -> workflow.SampleFacts:
+    """Gather what the guards look at (donor, consent, QC, excursions, processors).
+
+    `lock_donor`: a release or distribution reads the consents; locking the donor row
+    makes a consent withdrawal at the same moment wait for it, or be seen by it.
+    """
+    donor = queries.get(ctx.session, Donor, sample.donor_id, lock=lock_donor)
     lineage = ancestors(ctx, sample)
+    family = [sample.id, *(a.id for a in lineage)]
     return workflow.SampleFacts(
         state=State(sample.state),
         on_hold=sample.on_hold,
@@ -90,20 +99,16 @@ def facts(ctx: Context, sample: Sample) -> workflow.SampleFacts:
         qc_results=tuple(q.result for q in queries.latest_qc(ctx.session, sample.id).values()),
         open_excursions=len(queries.open_excursions(ctx.session, sample.id)),
         processing_due_at=sample.processing_due_at,
-        processed_by=queries.operators_of(ctx.session, [sample.id, *(a.id for a in lineage)]),
+        processed_by=queries.operators_of(ctx.session, family),
         has_storage_position=False,
-        ever_thawed=any(t.event == "thaw" for t in queries.transitions_of(ctx.session, sample.id)),
+        # An aliquot of thawed material is thawed material: never refrozen either.
+        ever_thawed=queries.last_thaw(ctx.session, family) is not None,
     )
 
 
 def ancestors(ctx: Context, sample: Sample) -> list[Sample]:
     """Parent, grandparent, ... up to the primary container."""
-    chain: list[Sample] = []
-    current = sample
-    while current.parent_id:
-        current = queries.get(ctx.session, Sample, current.parent_id)
-        chain.append(current)
-    return chain
+    return queries.ancestors(ctx.session, sample)
 
 
 @dataclass(frozen=True)
@@ -115,9 +120,10 @@ class SignatureInput:
 def apply_event(
     ctx: Context, sample_id: str, event: str, *, reason: str | None = None,
     data: dict[str, Any] | None = None, expected_version: int | None = None,
-    signature: SignatureInput | None = None,
+    signature: SignatureInput | None = None, internal: bool = False,
 ) -> Sample:
-    """Apply one event: lock, check the table and guards, write, log, audit, sign."""
+    """Apply one event: lock, check the table and guards, write, log, audit, sign.
+    `internal`: the system itself applies it (consume after a derivation)."""
     data = dict(data or {})
     sample = queries.get(ctx.session, Sample, sample_id, lock=True)
     if expected_version is not None and expected_version != sample.version:
@@ -126,7 +132,7 @@ def apply_event(
             f"{expected_version}, now {sample.version}). Reload it and try again.",
             current_version=sample.version,
         )
-    f = facts(ctx, sample)
+    f = facts(ctx, sample, lock_donor=event in ("release", "distribute"))
     box: Location | None = None
     if event == "cryopreserve":
         box, position = _storage_position(ctx, data)
@@ -136,6 +142,7 @@ def apply_event(
     outcome = workflow.decide(f, workflow.Request(
         event=event, actor_id=ctx.actor.id, roles=ctx.actor.roles, now=ctx.now,
         reason=reason, intended_use=data.get("intended_use"), signed=signature is not None,
+        signature_meaning=signature.meaning if signature else None, internal=internal,
     ))
     before = snapshot(sample)
     _effects(ctx, sample, event, reason, data, outcome.deviation)
@@ -169,7 +176,8 @@ def _storage_position(ctx: Context, data: dict[str, Any]) -> tuple[Location, int
     box = queries.get(ctx.session, Location, str(box_id))
     if box.kind != "box" or not box.rows or not box.cols:
         raise Invalid(f"{box.path} is not a box with positions.")
-    if not isinstance(position, int) or not 1 <= position <= box.rows * box.cols:
+    if (not isinstance(position, int) or isinstance(position, bool)
+            or not 1 <= position <= box.rows * box.cols):
         raise Invalid(f"Position must be a number from 1 to {box.rows * box.cols} in {box.path}.")
     taken = queries.position_taken(ctx.session, box.id, position)
     if taken is not None:
@@ -183,11 +191,11 @@ def _effects(ctx: Context, sample: Sample, event: str, reason: str | None,
     src = sources.Source(sample.source)
     if event in ("start_processing", "start_culture"):
         method = data.get("method") or ("plastic_adherence" if event == "start_culture" else None)
-        if not method:
+        if not isinstance(method, str):
             raise Invalid("Say which method is used ('method' in data, e.g. density_gradient).")
         sources.check_method(method, src)
         ctx.session.add(ProcessingStep(
-            sample_id=sample.id, method=method, parameters=data.get("parameters") or {},
+            sample_id=sample.id, method=method, parameters=_mapping(data, "parameters"),
             operator_id=ctx.actor.id, started_at=ctx.now,
             deviation_reason=reason if deviation else None,
         ))
@@ -196,22 +204,24 @@ def _effects(ctx: Context, sample: Sample, event: str, reason: str | None,
     elif event in ("complete_processing", "harvest_culture"):
         step = queries.open_step(ctx.session, sample.id)
         if step is not None:
-            step.ended_at, step.results = ctx.now, data.get("results") or {}
+            step.ended_at, step.results = ctx.now, _mapping(data, "results")
             ctx.session.add(step)
     elif event == "distribute":
         use = data.get("intended_use")
         if use not in ("clinical", "research"):
             raise Invalid("Say what the product is distributed for: intended_use 'clinical' "
                           "or 'research'.")
-        recipient = identity.recipient_for_distribution(ctx, sample, data)
+        recipient = distribution.recipient_for_distribution(ctx, sample, data)
         sample.recipient_id = recipient.id if recipient else None
         sample.intended_use = use
         sample.distributed_to = str(data.get("destination") or "")[:120] or None
     elif event == "administer":
-        identity.use_check(ctx, sample, data.get("check_id"))
+        distribution.use_check(ctx, sample, data.get("check_id"))
     elif event == "passage":
         sample.passage = (sample.passage or 0) + 1
     elif event == "place_hold":
+        if reason and len(reason) > 500:
+            raise Invalid("Keep the hold reason under 500 characters; details go in QA records.")
         sample.hold_reason = reason
     elif event == "lift_hold":
         sample.hold_reason = None
@@ -219,6 +229,10 @@ def _effects(ctx: Context, sample: Sample, event: str, reason: str | None,
         if measure in data:
             setattr(sample, measure, _positive(data[measure], measure))
     if "volume_ml" in data:
+        # The volume changes only where it is measured; derivation accounts for the rest.
+        if event not in MEASURES_VOLUME:
+            raise Invalid(f"The volume is measured at {', '.join(sorted(MEASURES_VOLUME))}, "
+                          f"not at '{event}'.")
         sample.volume_ml = _positive(data["volume_ml"], "volume_ml")
     if "expires_at" in data:
         sample.expires_at = _aware(data["expires_at"], "expires_at")
@@ -236,9 +250,18 @@ def _aware(value: Any, name: str) -> datetime:
 
 
 def _positive(value: Any, name: str) -> float:
-    if not isinstance(value, int | float) or value < 0:
+    if (not isinstance(value, int | float) or isinstance(value, bool)
+            or not math.isfinite(value) or value < 0):
         raise Invalid(f"'{name}' must be a number of 0 or more.")
     return float(value)
+
+
+def _mapping(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name) or {}
+    if not isinstance(value, dict):
+        raise Invalid(f"'{name}' must be an object of names and values, e.g. "
+                      '{"g_force": 400, "minutes": 30}.')
+    return value
 
 
 def derive(ctx: Context, parent_id: str, *, kind: str | None, volume_ml: float,
@@ -247,6 +270,7 @@ def derive(ctx: Context, parent_id: str, *, kind: str | None, volume_ml: float,
 
     The parent's remaining volume goes down; if nothing is left it becomes `consumed`.
     """
+    permissions.require(ctx.actor.roles, "derive")
     parent = queries.get(ctx.session, Sample, parent_id, lock=True)
     kind = kind or parent.kind
     if State(parent.state) not in workflow.DERIVABLE_STATES:
@@ -273,10 +297,14 @@ def derive(ctx: Context, parent_id: str, *, kind: str | None, volume_ml: float,
     children = []
     for _ in range(count):
         division = next_division(ctx, collection.id, product.code, parent)
+        # Children inherit what must follow the material: a quarantine, and the processing
+        # window while it is still unprocessed.
         children.append(create_sample(
             ctx, collection=collection, donor=donor, kind=kind, volume_ml=volume_ml,
             division=division, parent=parent, state=state,
-            passage=parent.passage if kind == parent.kind else None, **measures,
+            passage=parent.passage if kind == parent.kind else None,
+            processing_due_at=parent.processing_due_at if state == State.received else None,
+            on_hold=parent.on_hold, hold_reason=parent.hold_reason, **measures,
         ))
     before = snapshot(parent)
     parent.volume_ml = round(parent.volume_ml - total, 6)
@@ -286,13 +314,14 @@ def derive(ctx: Context, parent_id: str, *, kind: str | None, volume_ml: float,
     audit.record(ctx, "derivation", "sample", parent.id, before=before, after={
         **snapshot(parent), "children": [c.code for c in children]})
     if parent.volume_ml <= 1e-9:
-        apply_event(ctx, parent.id, "consume",
+        apply_event(ctx, parent.id, "consume", internal=True,
                     reason=f"whole volume used for {', '.join(c.code for c in children)}")
     return children
 
 
 def record_qc(ctx: Context, sample_id: str, *, test: str, result: str, value: float | None,
               unit: str | None, specification: str | None) -> QcResult:
+    permissions.require(ctx.actor.roles, "record_qc")
     sample = queries.get(ctx.session, Sample, sample_id)
     if result not in QC_RESULTS:
         raise Invalid(f"QC result must be one of {', '.join(QC_RESULTS)}.")
@@ -309,8 +338,7 @@ def record_qc(ctx: Context, sample_id: str, *, test: str, result: str, value: fl
 
 def approve_qc(ctx: Context, sample_id: str, qc_id: str, signature: SignatureInput) -> QcResult:
     """QA approves a QC result with an electronic signature (meaning 'approved')."""
-    if "qa" not in ctx.actor.roles:
-        raise NotPermitted("Only QA approves QC results.")
+    permissions.require(ctx.actor.roles, "approve_qc")
     qc = queries.get(ctx.session, QcResult, qc_id)
     if qc.sample_id != sample_id:
         raise Invalid("This QC result belongs to another sample.")

@@ -6,7 +6,7 @@ from typing import Any
 
 from lims.db import queries
 from lims.db.tables import Collection, Donor, Location, Sample, Scan
-from lims.domain import isbt, workflow
+from lims.domain import isbt, permissions, workflow
 from lims.domain.errors import Conflict, DomainError, Invalid, NotFound
 from lims.domain.workflow import State
 from lims.services import donors, samples
@@ -21,8 +21,17 @@ def record_scan(ctx: Context, payload: str, station: str) -> Scan:
 
 
 def resolve(ctx: Context, payload: str, station: str) -> Sample:
-    """Find the sample a scan names, and record the scan."""
-    scan = record_scan(ctx, payload, station)
+    """Find the sample a scan names, and record the scan (an unknown code too)."""
+    permissions.require(ctx.actor.roles, "scan")
+    try:
+        sample = _lookup(ctx, payload)
+    except DomainError as exc:
+        raise exc.keeping(lambda: record_scan(ctx, payload, station)) from None
+    record_scan(ctx, payload, station).sample_id = sample.id
+    return sample
+
+
+def _lookup(ctx: Context, payload: str) -> Sample:
     try:
         code = isbt.parse_scan(payload)
     except isbt.InvalidCode as exc:
@@ -41,7 +50,6 @@ def resolve(ctx: Context, payload: str, station: str) -> Sample:
             f"The donation {isbt.human_din(code.din)} has {len(found)} containers: scan the "
             "full container label (with product code), not the DIN alone.",
             candidates=[s.code for s in found])
-    scan.sample_id = found[0].id
     return found[0]
 
 
@@ -103,10 +111,14 @@ def batch(ctx: Context, payloads: list[str], station: str, event: str, *, mode: 
     failures reported per tube. All-or-nothing: any failure refuses the whole batch.
     For `cryopreserve` into a box without explicit positions, the n-th tube scanned goes
     to position n."""
+    permissions.require(ctx.actor.roles, "scan")
     workflow.transition(event)  # unknown event: refuse before touching anything
-    if len(payloads) != len(set(p.strip() for p in payloads)):
-        raise Invalid("The same tube was scanned twice in this batch: scan each tube once.")
     positions = data.get("positions")
+    if positions is not None and (
+            not isinstance(positions, list) or len(positions) != len(payloads)
+            or not all(isinstance(p, int) and not isinstance(p, bool) for p in positions)):
+        raise Invalid("'positions' must list one position number per scanned tube.")
+    seen: set[str] = set()  # sample ids: the same tube typed two ways is still one tube
     results: list[dict[str, Any]] = []
     for i, payload in enumerate(payloads):
         tube_data = {k: v for k, v in data.items() if k != "positions"}
@@ -115,6 +127,9 @@ def batch(ctx: Context, payloads: list[str], station: str, event: str, *, mode: 
         savepoint = ctx.session.begin_nested()
         try:
             s = resolve(ctx, payload, station)
+            if s.id in seen:
+                raise Invalid("This tube was already scanned in this batch: scan each tube once.")
+            seen.add(s.id)
             if expected_donor_id and s.donor_id != expected_donor_id:
                 donor = queries.get(ctx.session, Donor, s.donor_id)
                 raise Conflict(f"This tube belongs to donor {donor.code}, not to the donor of "

@@ -6,18 +6,28 @@ from lims.db import queries
 from lims.db.tables import AppUser, AuditEntry, Signature
 from lims.domain import audit as hashing
 from lims.domain.errors import Invalid, NotPermitted
-from lims.services import audit, passwords
+from lims.services import audit, passwords, users
 from lims.services.context import Context
 
 MEANINGS = ("performed", "reviewed", "approved", "released")
 
 
 def check_password(ctx: Context, password: str) -> AppUser:
-    """The signer proves identity again: the password of the signed-in user."""
-    user = queries.get(ctx.session, AppUser, ctx.actor.id) if ctx.actor.id != "system" else None
+    """The signer proves identity again: the password of the signed-in user. Wrong
+    passwords count towards the lockout like failed sign-ins, and are audited."""
+    user = ctx.session.get(AppUser, ctx.actor.id)
+    if user is not None and users.is_locked(ctx, user):
+        raise NotPermitted("Too many wrong passwords: your account is locked for a while.")
     if user is None or not user.password_hash or not passwords.verify(user.password_hash,
                                                                        password):
-        raise NotPermitted("The signature password is wrong: nothing was signed or changed.")
+        wrong = NotPermitted("The signature password is wrong: nothing was signed or changed.")
+        if user is not None:
+            def record() -> None:
+                fresh = queries.get(ctx.session, AppUser, ctx.actor.id, lock=True)
+                users.count_failure(ctx, fresh, fresh.username, "signature_failed")
+
+            wrong.keeping(record)
+        raise wrong
     return user
 
 

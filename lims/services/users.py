@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlmodel import col, select
 
 from lims.db.tables import ApiKey, AppUser, AuthToken
+from lims.domain import permissions
 from lims.domain.errors import Conflict, Invalid, NotAuthenticated
 from lims.domain.workflow import Role
 from lims.services import audit, passwords
@@ -29,6 +30,7 @@ def _user_view(u: AppUser) -> dict:
 def add_user(ctx: Context, *, username: str, full_name: str, roles: list[str],
              password: str | None) -> AppUser:
     """A person (with a password) or a service account (password None, uses API keys)."""
+    permissions.require(ctx.actor.roles, "manage_users")
     bad = sorted(set(roles) - set(ROLES))
     if not roles or bad:
         raise Invalid(f"Roles must be a non-empty subset of {', '.join(ROLES)}.")
@@ -45,29 +47,41 @@ def add_user(ctx: Context, *, username: str, full_name: str, roles: list[str],
     return user
 
 
-def _by_username(ctx: Context, username: str) -> AppUser | None:
+def _by_username(ctx: Context, username: str, *, lock: bool = False) -> AppUser | None:
     q = select(AppUser).where(AppUser.username == username)
+    if lock:  # failure counting is read-modify-write: parallel guesses must take turns
+        q = q.with_for_update().execution_options(populate_existing=True)
     return ctx.session.execute(q).scalar_one_or_none()
+
+
+def is_locked(ctx: Context, user: AppUser) -> bool:
+    return user.locked_until is not None and user.locked_until > ctx.now
+
+
+def count_failure(ctx: Context, user: AppUser | None, username: str, action: str) -> None:
+    """One more wrong password (sign-in or signature): audited, and enough of them lock
+    the account for a while."""
+    locked = user is not None and is_locked(ctx, user)
+    if user is not None and not locked:
+        user.failed_logins += 1
+        if user.failed_logins >= ctx.settings.failed_login_limit:
+            user.locked_until = ctx.now + timedelta(minutes=ctx.settings.lockout_minutes)
+            user.failed_logins = 0
+        ctx.session.add(user)
+    audit.record(ctx, action, "login", username[:60], reason="locked" if locked else
+                 "bad_credentials", after={"username": username[:60], "locked": locked})
 
 
 def sign_in(ctx: Context, username: str, password: str) -> tuple[AppUser | None, str | None]:
     """Check the password; returns (user, token) or (None, why). A failure is recorded
     (and counts towards the lockout), so the caller commits it before answering 401."""
-    user = _by_username(ctx, username)
-    locked = user is not None and user.locked_until is not None and user.locked_until > ctx.now
+    user = _by_username(ctx, username, lock=True)
+    locked = user is not None and is_locked(ctx, user)
     ok = (user is not None and user.active and not locked and user.password_hash is not None
           and passwords.verify(user.password_hash, password))
     if not ok:
-        why = "locked" if locked else "bad_credentials"
-        if user is not None and not locked:
-            user.failed_logins += 1
-            if user.failed_logins >= ctx.settings.failed_login_limit:
-                user.locked_until = ctx.now + timedelta(minutes=ctx.settings.lockout_minutes)
-                user.failed_logins = 0
-            ctx.session.add(user)
-        audit.record(ctx, "login_failed", "login", username[:60], reason=why,
-                     after={"username": username[:60], "locked": locked})
-        return None, why
+        count_failure(ctx, user, username, "login_failed")
+        return None, "locked" if locked else "bad_credentials"
     assert user is not None
     user.failed_logins, user.locked_until = 0, None
     audit.record(ctx, "login", "login", username[:60], after={"username": username[:60]})
@@ -90,6 +104,7 @@ def user_for_token(ctx: Context, token: str) -> AppUser:
 
 def create_api_key(ctx: Context, user: AppUser, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
     """Returns the key row and the secret, which is shown this once and never stored."""
+    permissions.require(ctx.actor.roles, "manage_users")
     if user.password_hash is not None:
         raise Invalid("API keys are for service accounts; people sign in with a password.")
     secret = passwords.new_secret(KEY_PREFIX)
@@ -103,6 +118,7 @@ def create_api_key(ctx: Context, user: AppUser, name: str, scopes: list[str]) ->
 
 
 def revoke_api_key(ctx: Context, key: ApiKey) -> ApiKey:
+    permissions.require(ctx.actor.roles, "manage_users")
     key.revoked_at = ctx.now
     ctx.session.add(key)
     audit.record(ctx, "api_key_revoked", "user", key.user_id,

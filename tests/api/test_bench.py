@@ -106,8 +106,11 @@ def test_double_scan_and_act_applies_once(api):
     other = api.post("/scans/act", {**body, "event": "reject"},
                      headers={"Idempotency-Key": "scan-42"})
     assert other.status_code == 422  # a reused key for another action is refused
-    # Without a key the second scan is refused by the workflow, not applied twice.
-    assert api.post("/scans/act", body).status_code == 409
+    # A new key (a genuinely new scan) is refused by the workflow, not applied twice.
+    assert api.post("/scans/act", body, headers={"Idempotency-Key": "scan-43"}).status_code == 409
+    # Acting from a scan without a key is refused outright.
+    r = api.post("/scans/act", body)
+    assert r.status_code == 422 and "Idempotency-Key" in r.text
 
 
 def _box_of(api, n: int) -> tuple[list[dict], str, dict]:
@@ -130,7 +133,8 @@ def test_box_of_96_with_one_foreign_tube(api):
     body = {"payloads": payloads, "station": "bench-1", "event": "cryopreserve",
             "data": {"box_id": b["id"]}, "expected_donor_id": donor_id}
 
-    refused = api.post("/scans/batch", {**body, "mode": "all_or_nothing"})
+    refused = api.post("/scans/batch", {**body, "mode": "all_or_nothing"},
+                       headers={"Idempotency-Key": "box-0"})
     assert refused.status_code == 409
     bad = [r for r in refused.json()["results"] if not r["ok"]]
     assert [r["index"] for r in bad] == [40] and "donor" in bad[0]["detail"]
@@ -145,8 +149,9 @@ def test_box_of_96_with_one_foreign_tube(api):
     assert again.json() == done.json()
     stored = api.get(f"/locations/{b['id']}").json()["positions"]
     assert len(stored) == 95 and 41 not in [p["position"] for p in stored]
-    # Scanning the box again without a key stores nothing twice.
-    third = api.post("/scans/batch", {**body, "mode": "best_effort"})
+    # Scanning the box again (a new key) stores nothing twice.
+    third = api.post("/scans/batch", {**body, "mode": "best_effort"},
+                     headers={"Idempotency-Key": "box-2"})
     assert third.json()["applied"] == 0
 
 

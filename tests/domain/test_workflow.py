@@ -62,7 +62,9 @@ EXPECTED_LIFECYCLE: dict[str, dict[State, State]] = {
 }
 # Quarantine blocks release and distribution; a hold cannot be placed twice or lifted
 # when there is none.
-BLOCKED_ON_HOLD = {"release", "distribute", "place_hold"}
+BLOCKED_ON_HOLD = {"release", "distribute", "administer", "place_hold"}
+# Applied by the system only (derivation used up the volume): never offered to a person.
+INTERNAL = {"consume"}
 ONLY_ON_HOLD = {"lift_hold"}
 NEEDS_REASON = {"reject", "discard", "place_hold", "lift_hold"}
 NEEDS_SIGNATURE = {"reject", "discard", "release"}
@@ -113,6 +115,8 @@ def req(event: str, *roles: str, **changes: object) -> Request:
         reason="documented in deviation log DV-17",
         intended_use=None,
         signed=True,
+        signature_meaning=sorted(BY_EVENT[event].meanings)[0] if event in BY_EVENT else None,
+        internal=event in BY_EVENT and BY_EVENT[event].internal,
     )
     return dataclasses.replace(base, **changes)
 
@@ -170,13 +174,14 @@ def test_every_state_and_event(state, event, on_hold):
         assert outcome.on_hold is expected_hold_after(event, on_hold)
         assert outcome.deviation is False
         assert outcome.transition is BY_EVENT[event]
-        assert event in allowed
+        assert (event in allowed) is (event not in INTERNAL)
 
 
 @pytest.mark.parametrize("on_hold", [False, True], ids=["free", "on_hold"])
 @pytest.mark.parametrize("state", list(State))
 def test_allowed_events_matches_expected_lifecycle(state, on_hold):
-    expected = {e for e in EXPECTED_LIFECYCLE if expected_target(state, e, on_hold)}
+    expected = {e for e in EXPECTED_LIFECYCLE
+                if expected_target(state, e, on_hold) and e not in INTERNAL}
     got = allowed_events(state, on_hold)
     assert len(got) == len(set(got))
     assert set(got) == expected
@@ -442,6 +447,32 @@ def test_thawed_material_is_never_refrozen_even_after_processing():
         decide(facts, req("cryopreserve"))
 
 
+def test_consume_is_refused_when_a_person_asks_for_it():
+    err = refused(NotPermitted, good_facts(S.received), req("consume", internal=False))
+    assert "discard" in err.detail
+
+
+@pytest.mark.parametrize(("event", "meaning", "ok"), [
+    ("release", "released", True), ("release", "performed", False),
+    ("release", "approved", False), ("discard", "performed", True),
+    ("discard", "released", False), ("reject", "reviewed", True),
+])
+def test_a_signature_means_what_the_event_allows(event, meaning, ok):
+    state = S.processed if event != "reject" else S.collected
+    request = req(event, signature_meaning=meaning)
+    if ok:
+        assert decide(good_facts(state), request).transition.event == event
+    else:
+        err = refused(Invalid, good_facts(state), request)
+        assert meaning in err.detail
+
+
+def test_distribution_needs_an_eligible_donor_still():
+    err = refused(GuardFailed, good_facts(S.released, donor_eligibility="ineligible"),
+                  req("distribute", intended_use="clinical"))
+    assert "eligib" in err.detail
+
+
 def test_place_hold_sets_the_flag_and_keeps_the_state():
     outcome = decide(good_facts(S.processed), req("place_hold", "coordinator"))
     assert outcome.to_state == S.processed
@@ -506,10 +537,10 @@ def test_mermaid_diagram():
 
 @pytest.mark.parametrize(("state", "on_hold", "roles", "expected"), [
     (S.processed, False, ["technician"],
-     {"start_culture", "cryopreserve", "discard", "consume", "place_hold"}),
+     {"start_culture", "cryopreserve", "discard", "place_hold"}),
     (S.processed, False, ["qa"], {"release", "discard", "place_hold"}),
     (S.processed, True, ["qa"], {"discard", "lift_hold"}),
-    (S.processed, True, ["technician"], {"start_culture", "cryopreserve", "discard", "consume"}),
+    (S.processed, True, ["technician"], {"start_culture", "cryopreserve", "discard"}),
     (S.registered, False, ["integration"], {"collect"}),
     (S.released, False, ["coordinator"], {"distribute", "place_hold"}),
     (S.processed, False, ["admin"], set()),
