@@ -10,9 +10,9 @@ from sqlmodel import select
 from lims import labels
 from lims.db import queries
 from lims.db.tables import Collection, Donor, LabelPrint, Sample
-from lims.domain import isbt, permissions
+from lims.domain import flags, isbt, permissions
 from lims.domain.errors import Invalid
-from lims.services import audit
+from lims.services import audit, scanning
 from lims.services.context import Context
 
 MEDIA = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
@@ -42,15 +42,6 @@ def content(ctx: Context, s: Sample, *, reprint: bool) -> labels.LabelContent:
     donor = queries.get(ctx.session, Donor, s.donor_id)
     collection = queries.get(ctx.session, Collection, s.collection_id)
     ctype = collection_type(donor)
-    warnings = []
-    if donor.donor_type == "autologous":
-        warnings.append("FOR AUTOLOGOUS USE ONLY")
-    if donor.eligibility == "ineligible":
-        warnings.append("BIOHAZARD")
-    if s.on_hold or donor.eligibility == "pending":
-        warnings.append("QUARANTINE")
-    withdrawn = queries.withdrawn_scopes(ctx.session, [donor.id]).get(donor.id, [])
-    warnings += [f"NOT FOR {scope.upper()} USE" for scope in withdrawn]
     # The date as it was where the material was collected, not where it is printed.
     local = collection.started_at.astimezone(ZoneInfo(collection.local_timezone))
     return labels.LabelContent(
@@ -62,7 +53,7 @@ def content(ctx: Context, s: Sample, *, reprint: bool) -> labels.LabelContent:
         donor_code=donor.code,
         collection_date=local.date(),
         expiry=s.expires_at.astimezone(ctx.settings.zone).date() if s.expires_at else None,
-        warnings=tuple(warnings),
+        warnings=flags.label_words(scanning.tube_facts(ctx, s, donor)),
         reprint=reprint,
     )
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from lims.db import queries
 from lims.db.tables import Collection, Donor, Location, Sample, Scan
-from lims.domain import isbt, permissions, workflow
+from lims.domain import flags, isbt, permissions, workflow
 from lims.domain.errors import Conflict, DomainError, Invalid, NotFound
 from lims.domain.workflow import State
 from lims.services import donors, samples
@@ -53,30 +53,17 @@ def _lookup(ctx: Context, payload: str) -> Sample:
     return found[0]
 
 
-def warnings(ctx: Context, s: Sample, donor: Donor) -> list[str]:
-    """What a technician must see before touching the tube."""
-    out = []
-    if donor.donor_type == "autologous":
-        out.append("FOR AUTOLOGOUS USE ONLY")
-    if donor.eligibility == "ineligible":
-        out.append("BIOHAZARD: donor not eligible")
-    elif donor.eligibility == "pending":
-        out.append("Donor eligibility pending: quarantine")
-    if s.on_hold:
-        out.append(f"QUARANTINE (on hold): {s.hold_reason or 'no reason given'}")
-    if samples.is_overdue(s, ctx.now):
-        out.append("OVERDUE: the processing window has closed")
-    if s.expires_at and s.expires_at < ctx.now:
-        out.append("EXPIRED")
+def tube_facts(ctx: Context, s: Sample, donor: Donor) -> flags.TubeFacts:
+    """Everything the warnings on a card or a label depend on."""
     consents = queries.consents_of(ctx.session, donor.id)
-    withdrawn = sorted({w for c in consents for w in c.withdrawn_scopes})
-    if withdrawn:
-        out.append(f"CONSENT WITHDRAWN for {', '.join(withdrawn)} use")
-    if not donors.active_scopes(consents):
-        out.append("NO ACTIVE CONSENT")
-    if queries.open_excursions(ctx.session, s.id):
-        out.append("TEMPERATURE EXCURSION awaiting QA review")
-    return out
+    return flags.TubeFacts(
+        autologous=donor.donor_type == "autologous", eligibility=donor.eligibility,
+        on_hold=s.on_hold, hold_reason=s.hold_reason, overdue=samples.is_overdue(s, ctx.now),
+        expired=bool(s.expires_at and s.expires_at < ctx.now),
+        withdrawn_scopes=tuple(sorted({w for c in consents for w in c.withdrawn_scopes})),
+        has_active_consent=bool(donors.active_scopes(consents)),
+        open_excursion=bool(queries.open_excursions(ctx.session, s.id)),
+    )
 
 
 def card(ctx: Context, s: Sample) -> dict[str, Any]:
@@ -95,7 +82,7 @@ def card(ctx: Context, s: Sample) -> dict[str, Any]:
         "division": s.division, "kind": s.kind, "donor_code": donor.code, "state": s.state,
         "on_hold": s.on_hold, "volume_ml": s.volume_ml, "location": location,
         "custodian": s.custodian, "version": s.version,
-        "warnings": warnings(ctx, s, donor),
+        "warnings": flags.card_lines(tube_facts(ctx, s, donor)),
         "allowed_events": workflow.allowed_events(State(s.state), s.on_hold, ctx.actor.roles),
     }
 
