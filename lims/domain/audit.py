@@ -122,15 +122,27 @@ def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> l
     return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
 
 
+# How a changed field reads in a sentence; fields not worth a sentence are left out.
+READABLE = {"volume_ml": ("volume", " mL"), "viability_pct": ("viability", " %"),
+            "cell_count": ("cell count", ""), "state": ("state", ""), "on_hold": ("hold", ""),
+            "position": ("position", ""), "passage": ("passage", ""),
+            "hold_reason": ("hold reason", ""), "eligibility": ("eligibility", "")}
+QUIET = {"version", "location_id", "recipient_id"}
+
+
 def describe(entry: Mapping[str, Any]) -> str:
-    """A sentence a person can read: 'volume_ml 12.0 -> 9.5 by J. Tech at ... : reason'."""
+    """A sentence a person can read, e.g. 'derivation: volume 12.0 -> 9.5 mL by
+    Jana Tech at 2026-11-26 14:02 UTC: aliquot taken'."""
     at = entry["at"]
     when = at.strftime("%Y-%m-%d %H:%M UTC") if isinstance(at, datetime) else str(at)
-    changes = diff(entry.get("before"), entry.get("after"))
-    action = str(entry["action"]).replace("_", " ")
+    changes = [c for c in diff(entry.get("before"), entry.get("after")) if c[0] not in QUIET]
+    action = str(entry["action"]).replace("event:", "").replace("_", " ")
     if entry.get("before") and changes:
-        what = ", ".join(f"{k} {_show(old)} -> {_show(new)}" for k, old, new in changes[:6])
-        text = f"{action}: {what}"
+        parts = []
+        for k, old, new in changes[:6]:
+            name, unit = READABLE.get(k, (k.replace("_", " "), ""))
+            parts.append(f"{name} {_show(old)} -> {_show(new)}{unit}")
+        text = f"{action}: {', '.join(parts)}"
     else:
         text = action
     text += f" by {entry['actor_name']} at {when}"

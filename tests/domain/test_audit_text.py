@@ -1,0 +1,51 @@
+"""The audit trail reads as sentences, and its hashing catches any change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from lims.domain.audit import GENESIS, describe, entry_hash, verify_chain
+
+AT = datetime(2026, 11, 26, 14, 2, tzinfo=UTC)
+
+
+def test_a_change_reads_as_a_sentence():
+    entry = {"at": AT, "action": "derivation", "actor_name": "J. Tech",
+             "before": {"volume_ml": 12.0, "version": 3}, "after": {"volume_ml": 9.5,
+                                                                     "version": 4},
+             "reason": "aliquot taken"}
+    assert describe(entry) == ("derivation: volume 12.0 -> 9.5 mL by J. Tech at "
+                               "2026-11-26 14:02 UTC: aliquot taken")
+
+
+def test_an_event_without_a_before_reads_as_the_action():
+    entry = {"at": AT, "action": "event:place_hold", "actor_name": "Q. QA", "before": None,
+             "after": {"on_hold": True}, "reason": None}
+    assert describe(entry) == "place hold by Q. QA at 2026-11-26 14:02 UTC"
+
+
+def _chain(n: int) -> list[dict]:
+    rows, prev = [], GENESIS
+    for i in range(1, n + 1):
+        row = {"id": i, "chain": "sample:x", "chain_seq": i, "at": AT, "actor_id": "u",
+               "actor_name": "J. Tech", "action": "a", "entity_type": "sample",
+               "entity_id": "x", "before": None, "after": {"n": i}, "reason": None,
+               "request_id": None, "client_addr": None, "prev_hash": prev}
+        row["hash"] = prev = entry_hash(row, prev)
+        rows.append(row)
+    return rows
+
+
+def test_chain_verifies_and_names_the_changed_entry():
+    rows = _chain(5)
+    assert verify_chain("sample:x", rows) is None
+    rows[2]["after"] = {"n": 99}
+    broken = verify_chain("sample:x", rows)
+    assert broken is not None and broken.entry_id == 3 and "changed" in broken.problem
+
+
+def test_a_removed_or_swapped_entry_is_caught():
+    rows = _chain(4)
+    assert verify_chain("sample:x", rows[:1] + rows[2:]).chain_seq == 3
+    swapped = [rows[0], rows[2], rows[1], rows[3]]
+    assert verify_chain("sample:x", swapped) is not None
