@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
-from sqlmodel import col, select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
@@ -15,7 +14,6 @@ from lims.db import queries
 from lims.db.tables import AuditEntry, Sample
 from lims.domain import audit as hashing
 from lims.domain import permissions
-from lims.domain.errors import Invalid
 from lims.services import audit
 
 router = APIRouter(tags=["audit"])
@@ -37,26 +35,10 @@ def list_audit(
 ) -> Page:
     """Audit entries in the order they were written, filtered."""
     permissions.require(ctx.actor.roles, "read_audit")
-    q = select(AuditEntry)
-    for column, value in ((AuditEntry.entity_type, entity_type),
-                          (AuditEntry.entity_id, entity_id), (AuditEntry.actor_id, actor_id),
-                          (AuditEntry.action, action)):
-        if value is not None:
-            q = q.where(column == value)
-    if since:
-        q = q.where(AuditEntry.at >= since)
-    if until:
-        q = q.where(AuditEntry.at < until)
-    after = 0
-    if cursor:
-        raw = queries.decode_cursor(cursor)
-        if not raw.isdigit():
-            raise Invalid("The cursor is not valid: start again from the first page.")
-        after = int(raw)
-    q = q.where(col(AuditEntry.id) > after).order_by(col(AuditEntry.id)).limit(limit + 1)
-    rows = list(ctx.session.execute(q).scalars())
-    nxt = queries.encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None
-    return Page(items=[entry_out(e) for e in rows[:limit]], next_cursor=nxt)
+    rows, nxt = queries.audit_page(
+        ctx.session, cursor, limit, entity_type=entity_type, entity_id=entity_id,
+        actor_id=actor_id, action=action, since=since, until=until)
+    return Page(items=[entry_out(e) for e in rows], next_cursor=nxt)
 
 
 @router.get("/audit/verify", operation_id="verify_audit", responses=responses(401, 403))
@@ -72,8 +54,6 @@ def sample_timeline(sample_id: str, ctx: Auth) -> list[dict[str, Any]]:
     """Everything that happened to the sample (events, custody, prints, signatures, edits)
     as sentences a person can read, oldest first."""
     queries.get(ctx.session, Sample, sample_id)
-    rows = ctx.session.execute(select(AuditEntry).where(
-        AuditEntry.entity_type == "sample", AuditEntry.entity_id == sample_id)
-        .order_by(col(AuditEntry.chain_seq))).scalars()
+    rows = queries.audit_trail_of(ctx.session, "sample", sample_id)
     return [{"at": e.at, "action": e.action, "actor": e.actor_name, "text": hashing.describe(
         e.model_dump())} for e in rows]

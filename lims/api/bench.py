@@ -6,13 +6,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import Field
-from sqlmodel import select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import In, SignatureIn
 from lims.db import queries
-from lims.db.tables import Scan
 from lims.services import idempotency, labelling, samples, scanning
 
 router = APIRouter(tags=["bench"])
@@ -70,12 +68,8 @@ def list_scans(ctx: Auth, station: str | None = None, sample_id: str | None = No
                cursor: str | None = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     """What was seen where: every scan, oldest first, resolved or not."""
-    q = select(Scan)
-    if station:
-        q = q.where(Scan.station == station)
-    if sample_id:
-        q = q.where(Scan.sample_id == sample_id)
-    rows, nxt = queries.page(ctx.session, q, Scan, cursor, limit)
+    rows, nxt = queries.scans_page(ctx.session, cursor, limit, station=station,
+                                   sample_id=sample_id)
     return {"items": [r.model_dump() for r in rows], "next_cursor": nxt}
 
 

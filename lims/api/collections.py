@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from sqlmodel import select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
@@ -43,12 +42,8 @@ def record_collection(body: CollectionIn, ctx: Auth) -> CollectionOut:
 def list_collections(ctx: Auth, donor_id: str | None = None, source: str | None = None,
                      external_ref: str | None = None, cursor: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
-    q = select(Collection)
-    for col, value in ((Collection.donor_id, donor_id), (Collection.source, source),
-                       (Collection.external_ref, external_ref)):
-        if value is not None:
-            q = q.where(col == value)
-    rows, nxt = queries.page(ctx.session, q, Collection, cursor, limit)
+    rows, nxt = queries.collections_page(ctx.session, cursor, limit, donor_id=donor_id,
+                                         source=source, external_ref=external_ref)
     return Page(items=[CollectionOut.model_validate(c) for c in rows], next_cursor=nxt)
 
 
@@ -77,10 +72,7 @@ def donor_lineage(donor_id: str, ctx: Auth) -> dict[str, Any]:
     by_collection: dict[str, list] = {}
     for s in family:
         by_collection.setdefault(s.collection_id, []).append(s)
-    cols = ctx.session.execute(
-        select(Collection).where(Collection.donor_id == donor.id).order_by(Collection.id)
-    ).scalars()
     return {"donor": {"id": donor.id, "code": donor.code},
             "collections": [{"id": c.id, "din": c.din, "source": c.source,
                              "samples": nest(samples.tree(by_collection.get(c.id, [])))}
-                            for c in cols]}
+                            for c in queries.collections_of(ctx.session, donor.id)]}

@@ -7,13 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import AwareDatetime, Field
-from sqlmodel import col, select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import In, LocationIn, LocationOut, Out
 from lims.db import queries
-from lims.db.tables import Excursion, Location, Sample
+from lims.db.tables import Location, Sample
 from lims.services import custody
 
 router = APIRouter(tags=["custody"])
@@ -72,9 +71,8 @@ def add_location(body: LocationIn, ctx: Auth) -> LocationOut:
 @router.get("/locations", response_model=list[LocationOut], operation_id="list_locations",
             responses=responses(401))
 def list_locations(ctx: Auth, parent_id: str | None = None) -> list[LocationOut]:
-    q = select(Location).where(Location.parent_id == parent_id) if parent_id else select(Location)
     return [LocationOut.model_validate(x)
-            for x in ctx.session.execute(q.order_by(col(Location.path))).scalars()]
+            for x in queries.locations_by_path(ctx.session, parent_id)]
 
 
 @router.get("/locations/{location_id}", operation_id="get_location",
@@ -82,8 +80,7 @@ def list_locations(ctx: Auth, parent_id: str | None = None) -> list[LocationOut]
 def get_location(location_id: str, ctx: Auth) -> dict[str, Any]:
     """A location with its children, and for a box the occupied positions."""
     loc = queries.get(ctx.session, Location, location_id)
-    held = ctx.session.execute(select(Sample).where(Sample.location_id == loc.id)
-                               .order_by(col(Sample.position))).scalars()
+    held = queries.samples_at(ctx.session, loc.id)
     return {**LocationOut.model_validate(loc).model_dump(),
             "children": [LocationOut.model_validate(c) for c in
                          queries.children_of(ctx.session, loc.id)],
@@ -110,9 +107,7 @@ def confirm_receipt(sample_id: str, transfer_id: str, body: ReceiptIn, ctx: Auth
             responses=responses(401, 404))
 def custody_timeline(sample_id: str, ctx: Auth) -> dict[str, Any]:
     s = queries.get(ctx.session, Sample, sample_id)
-    excursions = ctx.session.execute(
-        select(Excursion).where(Excursion.sample_id == s.id).order_by(col(Excursion.detected_at))
-    ).scalars()
+    excursions = queries.excursions_of(ctx.session, s.id)
     return {"custodian": s.custodian,
             "transfers": [TransferOut.model_validate(t) for t in custody.timeline(ctx, s.id)],
             "excursions": [ExcursionOut.model_validate(e) for e in excursions]}

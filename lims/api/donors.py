@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from sqlmodel import select
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
@@ -45,7 +44,7 @@ def register_donor(body: DonorIn, ctx: Auth) -> DonorOut:
 @router.get("", response_model=Page, operation_id="list_donors", responses=responses(401, 422))
 def list_donors(ctx: Auth, cursor: str | None = None,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
-    rows, nxt = queries.page(ctx.session, select(Donor), Donor, cursor, limit)
+    rows, nxt = queries.donors_page(ctx.session, cursor, limit)
     return Page(items=[DonorOut.model_validate(d) for d in rows], next_cursor=nxt)
 
 

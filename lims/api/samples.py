@@ -21,7 +21,7 @@ from lims.api.schemas import (
     TransitionOut,
 )
 from lims.db import queries
-from lims.db.tables import Collection, Donor, Sample, Signature
+from lims.db.tables import Collection, Donor, Sample
 from lims.domain import workflow
 from lims.domain.workflow import State
 from lims.services import samples
@@ -143,9 +143,12 @@ def list_processing_steps(sample_id: str, ctx: Auth) -> list[ProcessingStepOut]:
 def sample_history(sample_id: str, ctx: Auth) -> list[TransitionOut]:
     """Every applied event, oldest first."""
     queries.get(ctx.session, Sample, sample_id)
+    transitions = queries.transitions_of(ctx.session, sample_id)
+    sigs = queries.signatures_by_id(
+        ctx.session, [t.signature_id for t in transitions if t.signature_id])
     out = []
-    for t in queries.transitions_of(ctx.session, sample_id):
-        sig = ctx.session.get(Signature, t.signature_id) if t.signature_id else None
+    for t in transitions:
+        sig = sigs.get(t.signature_id) if t.signature_id else None
         out.append(TransitionOut.model_validate(t).model_copy(
             update={"signature": SignatureOut.model_validate(sig) if sig else None}))
     return out

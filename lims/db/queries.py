@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 
 from lims.db.tables import (
+    AuditEntry,
     Collection,
     Consent,
     Donor,
@@ -20,6 +21,7 @@ from lims.db.tables import (
     QcResult,
     Sample,
     SampleTransition,
+    Scan,
     Signature,
 )
 from lims.domain.errors import Invalid, NotFound
@@ -66,6 +68,11 @@ def collection_by_din(session: Session, din: str) -> Collection | None:
 def collection_by_external_ref(session: Session, ref: str) -> Collection | None:
     q = select(Collection).where(Collection.external_ref == ref)
     return session.execute(q).scalar_one_or_none()
+
+
+def collections_of(session: Session, donor_id: str) -> list[Collection]:
+    q = select(Collection).where(Collection.donor_id == donor_id).order_by(col(Collection.id))
+    return list(session.execute(q).scalars())
 
 
 def sample_by_identity(
@@ -115,6 +122,13 @@ def open_excursions(session: Session, sample_id: str) -> list[Excursion]:
     return list(session.execute(q).scalars())
 
 
+def excursions_of(session: Session, sample_id: str) -> list[Excursion]:
+    """Every temperature excursion of the sample, reviewed or not, oldest first."""
+    q = (select(Excursion).where(Excursion.sample_id == sample_id)
+         .order_by(col(Excursion.detected_at)))
+    return list(session.execute(q).scalars())
+
+
 def operators_of(session: Session, sample_ids: Sequence[str]) -> frozenset[str]:
     q = select(ProcessingStep.operator_id).where(ProcessingStep.sample_id.in_(sample_ids))  # type: ignore[attr-defined]
     return frozenset(session.execute(q).scalars())
@@ -127,6 +141,11 @@ def signatures_of(session: Session, entity_ids: Sequence[str]) -> dict[str, list
     for sig in session.execute(q).scalars():
         out.setdefault(sig.entity_id, []).append(sig)
     return out
+
+
+def signatures_by_id(session: Session, ids: Sequence[str]) -> dict[str, Signature]:
+    q = select(Signature).where(col(Signature.id).in_(ids))
+    return {sig.id: sig for sig in session.execute(q).scalars()}
 
 
 def last_thaw(session: Session, sample_ids: Sequence[str]) -> datetime | None:
@@ -179,6 +198,28 @@ def children_of(session: Session, location_id: str) -> list[Location]:
     return list(session.execute(q).scalars())
 
 
+def locations_by_path(session: Session, parent_id: str | None = None) -> list[Location]:
+    """Every location, or only the direct children of `parent_id`, ordered by path."""
+    q = select(Location).where(Location.parent_id == parent_id) if parent_id else select(Location)
+    return list(session.execute(q.order_by(col(Location.path))).scalars())
+
+
+def samples_at(session: Session, location_id: str) -> list[Sample]:
+    """The samples stored at a location (a box: its occupied positions), by position."""
+    q = select(Sample).where(Sample.location_id == location_id).order_by(col(Sample.position))
+    return list(session.execute(q).scalars())
+
+
+# --- audit trail -----------------------------------------------------------------------
+
+def audit_trail_of(session: Session, entity_type: str, entity_id: str) -> list[AuditEntry]:
+    """Every audit entry about one entity, in chain order."""
+    q = (select(AuditEntry)
+         .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
+         .order_by(col(AuditEntry.chain_seq)))
+    return list(session.execute(q).scalars())
+
+
 # --- keyset pagination -----------------------------------------------------------------
 
 def encode_cursor(last_id: str) -> str:
@@ -206,6 +247,62 @@ def page(session: Session, q: Any, model: type[M], cursor: str | None,
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(rows[-1].id) if more and rows else None)
+
+
+def donors_page(session: Session, cursor: str | None, limit: int) -> tuple[list[Donor], str | None]:
+    return page(session, select(Donor), Donor, cursor, limit)
+
+
+def collections_page(session: Session, cursor: str | None, limit: int, *,
+                     donor_id: str | None = None, source: str | None = None,
+                     external_ref: str | None = None) -> tuple[list[Collection], str | None]:
+    q = select(Collection)
+    for column, value in ((Collection.donor_id, donor_id), (Collection.source, source),
+                          (Collection.external_ref, external_ref)):
+        if value is not None:
+            q = q.where(column == value)
+    return page(session, q, Collection, cursor, limit)
+
+
+def scans_page(session: Session, cursor: str | None, limit: int, *,
+               station: str | None = None, sample_id: str | None = None,
+               ) -> tuple[list[Scan], str | None]:
+    """Scans oldest first; an empty station or sample id does not filter."""
+    q = select(Scan)
+    if station:
+        q = q.where(Scan.station == station)
+    if sample_id:
+        q = q.where(Scan.sample_id == sample_id)
+    return page(session, q, Scan, cursor, limit)
+
+
+def audit_page(session: Session, cursor: str | None, limit: int, *,
+               entity_type: str | None = None, entity_id: str | None = None,
+               actor_id: str | None = None, action: str | None = None,
+               since: datetime | None = None, until: datetime | None = None,
+               ) -> tuple[list[AuditEntry], str | None]:
+    """Audit entries in the order they were written, filtered. Audit ids are integers,
+    so the cursor is the last integer id seen (not `page`'s string id)."""
+    q = select(AuditEntry)
+    for column, value in ((AuditEntry.entity_type, entity_type),
+                          (AuditEntry.entity_id, entity_id), (AuditEntry.actor_id, actor_id),
+                          (AuditEntry.action, action)):
+        if value is not None:
+            q = q.where(column == value)
+    if since:
+        q = q.where(AuditEntry.at >= since)
+    if until:
+        q = q.where(AuditEntry.at < until)
+    after = 0
+    if cursor:
+        raw = decode_cursor(cursor)
+        if not raw.isdigit():
+            raise Invalid("The cursor is not valid: start again from the first page.")
+        after = int(raw)
+    q = q.where(col(AuditEntry.id) > after).order_by(col(AuditEntry.id)).limit(limit + 1)
+    rows = list(session.execute(q).scalars())
+    nxt = encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None
+    return rows[:limit], nxt
 
 
 def sample_list_query(*, state: str | None = None, source: str | None = None,
