@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from lims.db.tables import AppUser, Sample
 from lims.domain.workflow import State
-from lims.services import collections, custody, donors, identity, labelling, samples, users
+from lims.services import collections, custody, donors, identity, labelling, qc, samples, users
 from lims.services.collections import Container
 from lims.services.context import Context
 from lims.services.samples import SignatureInput
@@ -82,7 +82,7 @@ def load(ctx: Context) -> dict[str, Any]:
     (qc_aliquot,) = samples.derive(t, product.id, kind="qc_sample", volume_ml=1)
     for test, value, unit in (("tnc", 1.5e9, "cells"), ("cd34", 4.1e6, "cells"),
                               ("viability", 92, "%"), ("sterility", None, None)):
-        samples.record_qc(t, product.id, test=test, result="pass", value=value, unit=unit,
+        qc.record_qc(t, product.id, test=test, result="pass", value=value, unit=unit,
                           specification=None)
     cryo(t, product.id)
     samples.apply_event(qa, product.id, "release", data={"intended_use": "clinical"},
@@ -110,7 +110,7 @@ def load(ctx: Context) -> dict[str, Any]:
     for b in bags[:3]:
         cryo(t, b.id)
     samples.apply_event(t, bags[0].id, "thaw")
-    samples.record_qc(t, bags[0].id, test="viability", result="pass", value=85, unit="%",
+    qc.record_qc(t, bags[0].id, test="viability", result="pass", value=85, unit="%",
                       specification=">= 70 %")
     samples.apply_event(qa, bags[0].id, "release", data={"intended_use": "clinical"},
                         signature=sign)
@@ -191,14 +191,14 @@ def _fill_states(t: Context, qa: Context, co: Context, donor: Any, cryo: Any,
     samples.apply_event(t, s.id, "receive")
     samples.apply_event(t, s.id, "start_processing", data={"method": "volume_reduction"})
     samples.apply_event(t, s.id, "complete_processing")
-    samples.record_qc(t, s.id, test="viability", result="pass", value=90, unit="%",
+    qc.record_qc(t, s.id, test="viability", result="pass", value=90, unit="%",
                       specification=">= 70 %")
     samples.apply_event(qa, s.id, "release", data={"intended_use": "clinical"}, signature=sign)
     s2 = new()
     samples.apply_event(t, s2.id, "receive")
     samples.apply_event(t, s2.id, "start_processing", data={"method": "volume_reduction"})
     samples.apply_event(t, s2.id, "complete_processing")
-    samples.record_qc(t, s2.id, test="viability", result="pass", value=91, unit="%",
+    qc.record_qc(t, s2.id, test="viability", result="pass", value=91, unit="%",
                       specification=">= 70 %")
     samples.apply_event(qa, s2.id, "release", data={"intended_use": "clinical"}, signature=sign)
     patient = identity.register_recipient(co, code="R-0007", wristband_id="WB-0007",

@@ -12,7 +12,7 @@ from lims.api.samples import nest, sample_out
 from lims.api.schemas import CollectionIn, CollectionOut, Page
 from lims.db import queries
 from lims.db.tables import Collection, Donor
-from lims.services import collections, samples
+from lims.services import collections, lineage
 from lims.services.collections import Container
 from lims.services.context import Context
 
@@ -60,7 +60,7 @@ def collection_lineage(collection_id: str, ctx: Auth) -> dict[str, Any]:
     c = queries.get(ctx.session, Collection, collection_id)
     family = queries.samples_where(ctx.session, collection_id=c.id)
     return {"collection": {"id": c.id, "din": c.din, "source": c.source},
-            "samples": nest(samples.tree(family))}
+            "samples": nest(lineage.tree(family))}
 
 
 @router.get("/donors/{donor_id}/lineage", operation_id="donor_lineage", tags=["donors"],
@@ -74,5 +74,5 @@ def donor_lineage(donor_id: str, ctx: Auth) -> dict[str, Any]:
         by_collection.setdefault(s.collection_id, []).append(s)
     return {"donor": {"id": donor.id, "code": donor.code},
             "collections": [{"id": c.id, "din": c.din, "source": c.source,
-                             "samples": nest(samples.tree(by_collection.get(c.id, [])))}
+                             "samples": nest(lineage.tree(by_collection.get(c.id, [])))}
                             for c in queries.collections_of(ctx.session, donor.id)]}

@@ -24,7 +24,7 @@ from lims.db import queries
 from lims.db.tables import Collection, Donor, Sample
 from lims.domain import workflow
 from lims.domain.workflow import State
-from lims.services import samples
+from lims.services import lineage, qc, samples
 from lims.services.context import Context
 
 router = APIRouter(prefix="/samples", tags=["samples"])
@@ -106,7 +106,7 @@ def derive_samples(sample_id: str, body: DerivativesIn, ctx: Auth) -> list[Sampl
 @router.post("/{sample_id}/qc", status_code=status.HTTP_201_CREATED, response_model=QcOut,
              operation_id="record_qc", responses=responses(401, 404, 422))
 def record_qc(sample_id: str, body: QcIn, ctx: Auth) -> QcOut:
-    return QcOut.model_validate(samples.record_qc(ctx, sample_id, **body.model_dump()))
+    return QcOut.model_validate(qc.record_qc(ctx, sample_id, **body.model_dump()))
 
 
 @router.get("/{sample_id}/qc", response_model=list[QcOut], operation_id="list_qc",
@@ -124,9 +124,9 @@ def list_qc(sample_id: str, ctx: Auth) -> list[QcOut]:
              operation_id="approve_qc", responses=responses(401, 403, 404, 409, 422))
 def approve_qc(sample_id: str, qc_id: str, body: SignatureIn, ctx: Auth) -> QcOut:
     """QA approves a QC result with an electronic signature (meaning: approved)."""
-    qc = samples.approve_qc(ctx, sample_id, qc_id, samples.SignatureInput(**body.model_dump()))
-    sigs = queries.signatures_of(ctx.session, [qc.id]).get(qc.id, [])
-    return QcOut.model_validate(qc).model_copy(
+    result = qc.approve_qc(ctx, sample_id, qc_id, samples.SignatureInput(**body.model_dump()))
+    sigs = queries.signatures_of(ctx.session, [result.id]).get(result.id, [])
+    return QcOut.model_validate(result).model_copy(
         update={"approvals": [SignatureOut.model_validate(g) for g in sigs]})
 
 
@@ -161,13 +161,13 @@ def sample_lineage(sample_id: str, ctx: Auth) -> dict[str, Any]:
     s = queries.get(ctx.session, Sample, sample_id)
     donor = queries.get(ctx.session, Donor, s.donor_id)
     collection = queries.get(ctx.session, Collection, s.collection_id)
-    below = samples.descendants(ctx, s)
+    below = lineage.descendants(ctx, s)
     return {
         "donor": {"id": donor.id, "code": donor.code, "donor_type": donor.donor_type},
         "collection": {"id": collection.id, "din": collection.din, "source": collection.source},
-        "ancestors": [brief(a) for a in samples.ancestors(ctx, s)],
+        "ancestors": [brief(a) for a in lineage.ancestors(ctx, s)],
         "sample": brief(s),
-        "descendants": nest(samples.tree([s, *below], root_ids=[s.id]))[0]["children"],
+        "descendants": nest(lineage.tree([s, *below], root_ids=[s.id]))[0]["children"],
     }
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from lims.db import queries
-from lims.db.tables import Collection, Donor, Location, ProcessingStep, QcResult, Sample
+from lims.db.tables import Collection, Donor, Location, ProcessingStep, Sample
 from lims.db.tables import SampleTransition as TransitionLog
 from lims.domain import isbt, permissions, sources, workflow
 from lims.domain.errors import Conflict, Invalid, StaleVersion
@@ -21,7 +21,6 @@ from lims.services.context import Context
 MEASURES_VOLUME = {"complete_processing", "harvest_culture", "cryopreserve", "thaw"}
 # Leaving the freezer (or the lab) frees the storage position.
 LEAVES_POSITION = {"thaw", "distribute", "discard", "reject", "consume"}
-QC_RESULTS = ("pass", "fail", "pending")
 
 
 def snapshot(s: Sample) -> dict[str, Any]:
@@ -89,7 +88,7 @@ def facts(ctx: Context, sample: Sample, *, lock_donor: bool = False) -> workflow
     makes a consent withdrawal at the same moment wait for it, or be seen by it.
     """
     donor = queries.get(ctx.session, Donor, sample.donor_id, lock=lock_donor)
-    lineage = ancestors(ctx, sample)
+    lineage = queries.ancestors(ctx.session, sample)
     family = [sample.id, *(a.id for a in lineage)]
     return workflow.SampleFacts(
         state=State(sample.state),
@@ -104,11 +103,6 @@ def facts(ctx: Context, sample: Sample, *, lock_donor: bool = False) -> workflow
         # An aliquot of thawed material is thawed material: never refrozen either.
         ever_thawed=queries.last_thaw(ctx.session, family) is not None,
     )
-
-
-def ancestors(ctx: Context, sample: Sample) -> list[Sample]:
-    """Parent, grandparent, ... up to the primary container."""
-    return queries.ancestors(ctx.session, sample)
 
 
 @dataclass(frozen=True)
@@ -319,72 +313,6 @@ def derive(ctx: Context, parent_id: str, *, kind: str | None, volume_ml: float,
     return children
 
 
-def record_qc(ctx: Context, sample_id: str, *, test: str, result: str, value: float | None,
-              unit: str | None, specification: str | None) -> QcResult:
-    permissions.require(ctx.actor.roles, "record_qc")
-    sample = queries.get(ctx.session, Sample, sample_id)
-    if result not in QC_RESULTS:
-        raise Invalid(f"QC result must be one of {', '.join(QC_RESULTS)}.")
-    qc = QcResult(sample_id=sample.id, test=test, value=value, unit=unit,
-                  specification=specification, result=result, recorded_by=ctx.actor.id,
-                  recorded_at=ctx.now)
-    ctx.session.add(qc)
-    ctx.session.flush()
-    audit.record(ctx, "qc_recorded", "sample", sample.id, after={
-        "qc_id": qc.id, "test": test, "value": value, "unit": unit,
-        "specification": specification, "result": result})
-    return qc
-
-
-def approve_qc(ctx: Context, sample_id: str, qc_id: str, signature: SignatureInput) -> QcResult:
-    """QA approves a QC result with an electronic signature (meaning 'approved')."""
-    permissions.require(ctx.actor.roles, "approve_qc")
-    qc = queries.get(ctx.session, QcResult, qc_id)
-    if qc.sample_id != sample_id:
-        raise Invalid("This QC result belongs to another sample.")
-    if qc.result == "pending":
-        raise Conflict("A pending QC result cannot be approved: record the outcome first.")
-    if signature.meaning != "approved":
-        raise Invalid("A QC approval is signed with the meaning 'approved'.")
-    signatures.check_password(ctx, signature.password)
-    entry = audit.record(ctx, "qc_approved", "qc_result", qc.id, after={
-        "sample_id": sample_id, "test": qc.test, "value": qc.value, "unit": qc.unit,
-        "specification": qc.specification, "result": qc.result})
-    signatures.sign(ctx, entry, signature.meaning)
-    return qc
-
-
 def is_overdue(sample: Sample, now: datetime) -> bool:
     return bool(sample.processing_due_at and now > sample.processing_due_at
                 and State(sample.state) in workflow.AWAITING_PROCESSING)
-
-
-def tree(samples: list[Sample], root_ids: list[str] | None = None) -> list[dict[str, Any]]:
-    """Nest samples by parent: [{sample, children: [...]}], roots first."""
-    by_parent: dict[str | None, list[Sample]] = {}
-    ids = {s.id for s in samples}
-    for s in samples:
-        by_parent.setdefault(s.parent_id if s.parent_id in ids else None, []).append(s)
-
-    def node(s: Sample) -> dict[str, Any]:
-        return {"sample": s, "children": [node(c) for c in by_parent.get(s.id, [])]}
-
-    roots = by_parent.get(None, [])
-    if root_ids is not None:
-        roots = [s for s in samples if s.id in root_ids]
-    return [node(r) for r in roots]
-
-
-def descendants(ctx: Context, sample: Sample) -> list[Sample]:
-    """Every sample derived from this one, at any depth (all share its collection)."""
-    family = queries.samples_where(ctx.session, collection_id=sample.collection_id)
-    kids: dict[str, list[Sample]] = {}
-    for s in family:
-        if s.parent_id:
-            kids.setdefault(s.parent_id, []).append(s)
-    found, todo = [], list(kids.get(sample.id, []))
-    while todo:
-        s = todo.pop(0)
-        found.append(s)
-        todo.extend(kids.get(s.id, []))
-    return found

@@ -19,7 +19,7 @@ from lims.db.tables import (
 )
 from lims.domain import audit as hashing
 from lims.domain import isbt
-from lims.services import samples
+from lims.services import lineage
 from lims.services.context import Context
 
 
@@ -100,7 +100,7 @@ def donor_trace(ctx: Context, donor: Donor) -> dict[str, Any]:
         "collections": [{
             "id": c.id, "din": c.din, "source": c.source, "site": c.site,
             "started_at": c.started_at, "ended_at": c.ended_at, "volume_ml": c.volume_ml,
-            "samples": f.tree(samples.tree([s for s in family if s.collection_id == c.id])),
+            "samples": f.tree(lineage.tree([s for s in family if s.collection_id == c.id])),
         } for c in cols],
     })
 
@@ -108,7 +108,7 @@ def donor_trace(ctx: Context, donor: Donor) -> dict[str, Any]:
 def recipient_trace(ctx: Context, recipient: Recipient) -> dict[str, Any]:
     products = list(ctx.session.execute(select(Sample).where(
         Sample.recipient_id == recipient.id).order_by(col(Sample.id))).scalars())
-    paths = {p.id: [*reversed(samples.ancestors(ctx, p)), p] for p in products}
+    paths = {p.id: [*reversed(lineage.ancestors(ctx, p)), p] for p in products}
     f = _Family(ctx, [s for path in paths.values() for s in path])
     donor = ctx.session.get(Donor, recipient.donor_id) if recipient.donor_id else None
     out = []

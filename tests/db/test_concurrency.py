@@ -19,7 +19,7 @@ from lims.db.engine import unit_of_work
 from lims.db.tables import AuditEntry, DinSequence, ProcessingStep, Sample, SampleTransition
 from lims.domain import isbt
 from lims.domain.errors import Conflict, IllegalTransition
-from lims.services import audit, samples
+from lims.services import audit, qc, samples
 from lims.services.context import Actor, Context
 from lims.services.identifiers import allocate_din
 from tests.api.helpers import box, primary, step
@@ -171,7 +171,7 @@ def test_audited_transitions_on_different_samples_all_succeed(pg_url, api, engin
                 state = samples.apply_event(ctx, ids[i], event, data=data).state
         with unit_of_work(engine) as s:
             ctx = Context(session=s, actor=tech, settings=settings)
-            samples.record_qc(ctx, ids[i], test="viability", result="pass", value=95.0,
+            qc.record_qc(ctx, ids[i], test="viability", result="pass", value=95.0,
                               unit="%", specification=">= 70 %")
         return state
 
