@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
 from lims.config import get_settings
+from lims.services.context import Context
 
 app = typer.Typer(help="lims: sample tracking for stem-cell laboratories.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).")
@@ -19,25 +22,20 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 
 
-def _context(actor_name: str = "lims cli"):  # noqa: ANN202
+@contextmanager
+def _context(actor_name: str = "lims cli") -> Iterator[Context]:
+    """One unit of work as the command-line administrator."""
     from lims.db.engine import make_engine, unit_of_work
-    from lims.services.context import Actor, Context
+    from lims.services.context import Actor
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
-
-    class _Ctx:
-        def __enter__(self) -> Context:
-            self._uow = unit_of_work(engine)
-            session = self._uow.__enter__()
-            return Context(session=session, settings=settings,
-                           actor=Actor(id="cli", name=actor_name, roles=frozenset({"admin"})))
-
-        def __exit__(self, *exc: object) -> None:
-            self._uow.__exit__(*exc)  # type: ignore[arg-type]
-            engine.dispose()
-
-    return _Ctx()
+    try:
+        with unit_of_work(engine) as session:
+            yield Context(session=session, settings=settings,
+                          actor=Actor(id="cli", name=actor_name, roles=frozenset({"admin"})))
+    finally:
+        engine.dispose()
 
 
 @app.command()
