@@ -170,3 +170,13 @@ def test_every_scan_is_recorded_even_an_unknown_code(api):
     assert seen[1]["payload"] == unknown
     # The failed scan changed nothing else.
     assert api.get(f"/samples/{s['id']}").json()["version"] == s["version"]
+
+
+def test_data_matrix_labels_carry_the_same_payload(api):
+    s = primary(api)
+    qr = _payload(api, s)
+    r = api.get(f"/samples/{s['id']}/label", params={
+        "template": "cryovial", "symbology": "datamatrix", "reason": "data matrix reader"})
+    assert r.status_code == 200, r.text
+    (code,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(r.content)))
+    assert code.format == zxingcpp.BarcodeFormat.DataMatrix and code.text == qr
