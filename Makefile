@@ -2,7 +2,7 @@
 #
 #   make run     venv + install + migrate + serve on http://127.0.0.1:8000 (docs at /docs)
 #   make test    venv + install '.[dev]' + pytest -n 2   (extra args: PYTEST_ARGS="-k custody")
-#   make lint    ruff check lims tests, mypy lims
+#   make lint    ruff check (lims, tests, migrations, bench), mypy lims
 #   make demo    migrate, then load the demo data set
 #   make bench   run bench/run.py with the venv's python (args: BENCH_ARGS=...)
 #   make clean   remove .venv, build output and caches (keeps var/, the local database)
@@ -60,7 +60,7 @@ test: $(STAMP_DEV)
 	$(PYTHON) -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check lims tests
+	$(BIN)/ruff check lims tests migrations bench
 	$(BIN)/mypy lims
 
 demo: $(STAMP_RUN)

@@ -383,6 +383,6 @@ def test_make_test_dry(tmp_path: Path) -> None:
 def test_make_lint_and_demo_dry(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     assert _make_dry_run(tmp_path, "lint").splitlines()[-2:] == [
-        f"{venv}/bin/ruff check lims tests", f"{venv}/bin/mypy lims"]
+        f"{venv}/bin/ruff check lims tests migrations bench", f"{venv}/bin/mypy lims"]
     assert _make_dry_run(tmp_path, "demo").splitlines()[-2:] == [
         f"{venv}/bin/lims db upgrade", f"{venv}/bin/lims demo"]

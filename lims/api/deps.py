@@ -68,6 +68,5 @@ def if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -
     return int(raw)
 
 
-Tx = Annotated[Context, Depends(_transaction, scope="function")]
 Auth = Annotated[Context, Depends(_signed_in, scope="function")]
 IfMatch = Annotated[int | None, Depends(if_match)]

@@ -61,10 +61,6 @@ def donor_by_code(session: Session, code: str) -> Donor | None:
     return session.execute(select(Donor).where(Donor.code == code)).scalar_one_or_none()
 
 
-def collection_by_din(session: Session, din: str) -> Collection | None:
-    return session.execute(select(Collection).where(Collection.din == din)).scalar_one_or_none()
-
-
 def collection_by_external_ref(session: Session, ref: str) -> Collection | None:
     q = select(Collection).where(Collection.external_ref == ref)
     return session.execute(q).scalar_one_or_none()
@@ -320,7 +316,3 @@ def sample_list_query(*, state: str | None = None, source: str | None = None,
                 & (Sample.processing_due_at < now))  # type: ignore[operator]
         q = q.where(late if overdue else ~late | Sample.processing_due_at.is_(None))  # type: ignore[union-attr]
     return q
-
-
-def count(session: Session, q: Any) -> int:
-    return session.execute(select(func.count()).select_from(q.subquery())).scalar_one()

@@ -7,7 +7,6 @@ Create Date: 2026-11-26 11:52:23.458685
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel.sql.sqltypes.AutoString)
 from alembic import op
 
