@@ -42,10 +42,18 @@ def _context(actor_name: str = "lims cli") -> Iterator[Context]:
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
           reload: bool = False) -> None:
     """Start the HTTP service (API docs at /docs)."""
-    import uvicorn
+    import copy
 
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    # Our one-line-per-request log replaces uvicorn's access log (it adds user and
+    # request id).
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["lims"] = {"handlers": ["default"], "level": "INFO",
+                                 "propagate": False}
     uvicorn.run("lims.main:create_app", factory=True, host=host, port=port, workers=workers,
-                reload=reload, log_level="info")
+                reload=reload, log_level="info", log_config=config, access_log=False)
 
 
 @db_app.command("upgrade")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -54,9 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         start = time.perf_counter()
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
-        log.info("%s %s %s %.1fms user=%s rid=%s", request.method, request.url.path,
-                 response.status_code, (time.perf_counter() - start) * 1000,
-                 getattr(request.state, "actor", "-"), request.state.request_id)
+        # One structured line per request; the request id is also in every audit entry.
+        log.info(json.dumps({
+            "method": request.method, "path": request.url.path,
+            "status": response.status_code,
+            "ms": round((time.perf_counter() - start) * 1000, 1),
+            "user": getattr(request.state, "actor", None),
+            "request_id": request.state.request_id}))
         return response
 
     return app
