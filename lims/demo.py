@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from lims.db import queries
 from lims.db.tables import AppUser, Sample
 from lims.domain.workflow import State
 from lims.services import collections, custody, donors, identity, labelling, qc, samples, users
@@ -149,6 +150,13 @@ def load(ctx: Context) -> dict[str, Any]:
         local_timezone="Europe/Berlin", volume_ml=800, anticoagulant="ACD-A",
         collector="Dr. Haas")
     _fill_states(t, qa, co, donor, cryo, sign)
+
+    # Scenario 2, step 6: the patient withdraws research consent; the bags stay available
+    # for the patient's own clinical use and are flagged for research.
+    (ms_consent,) = queries.consents_of(ctx.session, ms.id)
+    donors.withdraw_consent(co, ms_consent, ["research"], "patient request at visit 5")
+    # A donor registered before consent was taken: nothing may be collected yet.
+    donor("CB-2026-0999", "allogeneic", "pending", [])
     states = {s.value: 0 for s in State}
     for (st,) in ctx.session.execute(select(Sample.state)):
         states[st] += 1

@@ -49,11 +49,11 @@ def verify_audit(ctx: Auth) -> dict[str, Any]:
 
 
 @router.get("/samples/{sample_id}/timeline", operation_id="sample_timeline",
-            responses=responses(401, 404))
+            responses=responses(401, 403, 404))
 def sample_timeline(sample_id: str, ctx: Auth) -> list[dict[str, Any]]:
     """Everything that happened to the sample (events, custody, prints, signatures, edits)
     as sentences a person can read, oldest first."""
     queries.get(ctx.session, Sample, sample_id)
-    rows = queries.audit_trail_of(ctx.session, "sample", sample_id)
+    rows = queries.sample_timeline(ctx.session, sample_id)
     return [{"at": e.at, "action": e.action, "actor": e.actor_name, "text": hashing.describe(
         e.model_dump())} for e in rows]

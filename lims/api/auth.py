@@ -34,6 +34,12 @@ class UserIn(In):
     password: str | None = Field(default=None, description="Omit for a service account")
 
 
+class UserChangeIn(In):
+    full_name: str | None = Field(default=None, min_length=1, max_length=120)
+    roles: list[str] | None = Field(default=None, min_length=1)
+    active: bool | None = Field(default=None, description="false: the account cannot sign in")
+
+
 class ApiKeyIn(In):
     name: str = Field(min_length=1, max_length=80)
     scopes: list[str] = Field(default=["read", "write"])
@@ -71,6 +77,16 @@ def whoami(ctx: Auth) -> dict:
 def add_user(body: UserIn, ctx: Auth) -> dict:
     u = users.add_user(ctx, **body.model_dump())
     return {"id": u.id, "username": u.username, "full_name": u.full_name, "roles": u.roles}
+
+
+@router.patch("/users/{user_id}", operation_id="change_user",
+              responses=responses(401, 403, 404, 409, 422))
+def change_user(user_id: str, body: UserChangeIn, ctx: Auth) -> dict:
+    """Rename a user, change roles, or deactivate (tokens and keys stop working)."""
+    u = users.change_user(ctx, queries.get(ctx.session, AppUser, user_id),
+                          **body.model_dump(exclude_unset=True))
+    return {"id": u.id, "username": u.username, "full_name": u.full_name, "roles": u.roles,
+            "active": u.active}
 
 
 @router.post("/users/{user_id}/api-keys", status_code=status.HTTP_201_CREATED,

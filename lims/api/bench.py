@@ -56,14 +56,14 @@ def _sig(body: ScanActIn | BatchIn) -> samples.SignatureInput | None:
     return samples.SignatureInput(**body.signature.model_dump()) if body.signature else None
 
 
-@router.post("/scans", operation_id="scan", responses=responses(401, 404, 409, 422))
+@router.post("/scans", operation_id="scan", responses=responses(401, 403, 404, 409, 422))
 def scan(body: ScanIn, ctx: Auth) -> dict[str, Any]:
     """Resolve a scanned label to the sample card (warnings and allowed events). Every
     scan is recorded as seen at the station, including codes that resolve to nothing."""
     return scanning.card(ctx, scanning.resolve(ctx, body.payload, body.station))
 
 
-@router.get("/scans", operation_id="list_scans", responses=responses(401, 422))
+@router.get("/scans", operation_id="list_scans", responses=responses(401, 403, 422))
 def list_scans(ctx: Auth, station: str | None = None, sample_id: str | None = None,
                cursor: str | None = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
@@ -110,7 +110,7 @@ def scan_batch(body: BatchIn, ctx: Auth, response: Response,
 
 
 @router.get("/samples/{sample_id}/label", operation_id="print_label", tags=["labels"],
-            responses={**responses(401, 404, 422),
+            responses={**responses(401, 403, 404, 422),
                        200: {"content": {m: {} for m in labelling.MEDIA.values()},
                              "description": "The label, ready for the printer"}})
 def print_label(
@@ -128,7 +128,7 @@ def print_label(
 
 
 @router.post("/labels/sheet", operation_id="print_label_sheet", tags=["labels"],
-             responses={**responses(401, 404, 422),
+             responses={**responses(401, 403, 404, 422),
                         200: {"content": {"application/pdf": {}}, "description": "PDF"}})
 def print_label_sheet(body: SheetIn, ctx: Auth) -> Response:
     """Many labels (e.g. a whole box of 96) as one PDF: A4 sheet or one page per label."""

@@ -38,7 +38,7 @@ def record_collection(body: CollectionIn, ctx: Auth) -> CollectionOut:
 
 
 @router.get("/collections", response_model=Page, operation_id="list_collections",
-            responses=responses(401, 422))
+            responses=responses(401, 403, 422))
 def list_collections(ctx: Auth, donor_id: str | None = None, source: str | None = None,
                      external_ref: str | None = None, cursor: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
@@ -48,13 +48,13 @@ def list_collections(ctx: Auth, donor_id: str | None = None, source: str | None 
 
 
 @router.get("/collections/{collection_id}", response_model=CollectionOut,
-            operation_id="get_collection", responses=responses(401, 404))
+            operation_id="get_collection", responses=responses(401, 403, 404))
 def get_collection(collection_id: str, ctx: Auth) -> CollectionOut:
     return collection_out(ctx, queries.get(ctx.session, Collection, collection_id))
 
 
 @router.get("/collections/{collection_id}/lineage", operation_id="collection_lineage",
-            responses=responses(401, 404))
+            responses=responses(401, 403, 404))
 def collection_lineage(collection_id: str, ctx: Auth) -> dict[str, Any]:
     """Every sample of the collection as a tree from the primary containers down."""
     c = queries.get(ctx.session, Collection, collection_id)
@@ -64,7 +64,7 @@ def collection_lineage(collection_id: str, ctx: Auth) -> dict[str, Any]:
 
 
 @router.get("/donors/{donor_id}/lineage", operation_id="donor_lineage", tags=["donors"],
-            responses=responses(401, 404))
+            responses=responses(401, 403, 404))
 def donor_lineage(donor_id: str, ctx: Auth) -> dict[str, Any]:
     """Every collection of the donor and every sample descended from it."""
     donor = queries.get(ctx.session, Donor, donor_id)

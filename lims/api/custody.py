@@ -62,21 +62,21 @@ class ExcursionOut(Out):
 
 
 @router.post("/locations", status_code=status.HTTP_201_CREATED, response_model=LocationOut,
-             operation_id="add_location", responses=responses(401, 404, 409, 422))
+             operation_id="add_location", responses=responses(401, 403, 404, 409, 422))
 def add_location(body: LocationIn, ctx: Auth) -> LocationOut:
     """Sites, storage units (freezers, LN2 dewars), racks and boxes with a position grid."""
     return LocationOut.model_validate(custody.add_location(ctx, **body.model_dump()))
 
 
 @router.get("/locations", response_model=list[LocationOut], operation_id="list_locations",
-            responses=responses(401))
+            responses=responses(401, 403))
 def list_locations(ctx: Auth, parent_id: str | None = None) -> list[LocationOut]:
     return [LocationOut.model_validate(x)
             for x in queries.locations_by_path(ctx.session, parent_id)]
 
 
 @router.get("/locations/{location_id}", operation_id="get_location",
-            responses=responses(401, 404))
+            responses=responses(401, 403, 404))
 def get_location(location_id: str, ctx: Auth) -> dict[str, Any]:
     """A location with its children, and for a box the occupied positions."""
     loc = queries.get(ctx.session, Location, location_id)
@@ -90,7 +90,7 @@ def get_location(location_id: str, ctx: Auth) -> dict[str, Any]:
 
 @router.post("/samples/{sample_id}/custody", status_code=status.HTTP_201_CREATED,
              response_model=TransferOut, operation_id="hand_over",
-             responses=responses(401, 404, 409, 422))
+             responses=responses(401, 403, 404, 409, 422))
 def hand_over(sample_id: str, body: HandOverIn, ctx: Auth) -> TransferOut:
     """Hand the sample to a person or a location. The receiver confirms the receipt."""
     return TransferOut.model_validate(custody.hand_over(ctx, sample_id, **body.model_dump()))
@@ -104,7 +104,7 @@ def confirm_receipt(sample_id: str, transfer_id: str, body: ReceiptIn, ctx: Auth
 
 
 @router.get("/samples/{sample_id}/custody", operation_id="custody_timeline",
-            responses=responses(401, 404))
+            responses=responses(401, 403, 404))
 def custody_timeline(sample_id: str, ctx: Auth) -> dict[str, Any]:
     s = queries.get(ctx.session, Sample, sample_id)
     excursions = queries.excursions_of(ctx.session, s.id)

@@ -26,32 +26,36 @@ from lims.services.context import Context
 router = APIRouter(prefix="/donors", tags=["donors"])
 
 
-def donor_out(ctx: Context, donor: Donor) -> DonorOut:
-    consents = queries.consents_of(ctx.session, donor.id)
+def donor_out(donor: Donor, consents: list[Consent]) -> DonorOut:
     return DonorOut.model_validate(donor).model_copy(update={
         "consents": [ConsentOut.model_validate(c) for c in consents],
         "active_consent_scopes": sorted(donors.active_scopes(consents)),
     })
 
 
+def _one(ctx: Context, donor: Donor) -> DonorOut:
+    return donor_out(donor, queries.consents_of(ctx.session, donor.id))
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DonorOut,
-             operation_id="register_donor", responses=responses(401, 409, 422))
+             operation_id="register_donor", responses=responses(401, 403, 409, 422))
 def register_donor(body: DonorIn, ctx: Auth) -> DonorOut:
     """Register a donor under a pseudonymous code."""
-    return donor_out(ctx, donors.register_donor(ctx, **body.model_dump()))
+    return _one(ctx, donors.register_donor(ctx, **body.model_dump()))
 
 
-@router.get("", response_model=Page, operation_id="list_donors", responses=responses(401, 422))
+@router.get("", response_model=Page, operation_id="list_donors", responses=responses(401, 403, 422))
 def list_donors(ctx: Auth, cursor: str | None = None,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
     rows, nxt = queries.donors_page(ctx.session, cursor, limit)
-    return Page(items=[DonorOut.model_validate(d) for d in rows], next_cursor=nxt)
+    consents = queries.consents_of_donors(ctx.session, [d.id for d in rows])
+    return Page(items=[donor_out(d, consents.get(d.id, [])) for d in rows], next_cursor=nxt)
 
 
 @router.get("/{donor_id}", response_model=DonorOut, operation_id="get_donor",
-            responses=responses(401, 404))
+            responses=responses(401, 403, 404))
 def get_donor(donor_id: str, ctx: Auth) -> DonorOut:
-    return donor_out(ctx, queries.get(ctx.session, Donor, donor_id))
+    return _one(ctx, queries.get(ctx.session, Donor, donor_id))
 
 
 @router.put("/{donor_id}/eligibility", response_model=DonorOut,
@@ -59,19 +63,19 @@ def get_donor(donor_id: str, ctx: Auth) -> DonorOut:
 def determine_eligibility(donor_id: str, body: EligibilityIn, ctx: Auth) -> DonorOut:
     """Record the donor-eligibility determination (21 CFR 1271.50): QA or coordinators."""
     donor = queries.get(ctx.session, Donor, donor_id, lock=True)
-    return donor_out(ctx, donors.set_eligibility(ctx, donor, body.eligibility, body.note))
+    return _one(ctx, donors.set_eligibility(ctx, donor, body.eligibility, body.note))
 
 
 @router.post("/{donor_id}/consents", status_code=status.HTTP_201_CREATED,
              response_model=ConsentOut, operation_id="record_consent",
-             responses=responses(401, 404, 422))
+             responses=responses(401, 403, 404, 422))
 def record_consent(donor_id: str, body: ConsentIn, ctx: Auth) -> ConsentOut:
     donor = queries.get(ctx.session, Donor, donor_id)
     return ConsentOut.model_validate(donors.add_consent(ctx, donor, **body.model_dump()))
 
 
 @router.post("/{donor_id}/consents/{consent_id}/withdrawal", response_model=ConsentOut,
-             operation_id="withdraw_consent", responses=responses(401, 404, 422))
+             operation_id="withdraw_consent", responses=responses(401, 403, 404, 422))
 def withdraw_consent(donor_id: str, consent_id: str, body: WithdrawIn, ctx: Auth) -> ConsentOut:
     """Withdraw some or all scopes of a consent. Collected material is flagged, not lost."""
     consent = queries.get(ctx.session, Consent, consent_id)

@@ -50,19 +50,19 @@ class VerifyOut(Out):
 
 
 @router.post("/recipients", status_code=status.HTTP_201_CREATED, response_model=RecipientOut,
-             operation_id="register_recipient", responses=responses(401, 404, 409, 422))
+             operation_id="register_recipient", responses=responses(401, 403, 404, 409, 422))
 def register_recipient(body: RecipientIn, ctx: Auth) -> RecipientOut:
     return RecipientOut.model_validate(identity.register_recipient(ctx, **body.model_dump()))
 
 
 @router.get("/recipients/{recipient_id}", response_model=RecipientOut,
-            operation_id="get_recipient", responses=responses(401, 404))
+            operation_id="get_recipient", responses=responses(401, 403, 404))
 def get_recipient(recipient_id: str, ctx: Auth) -> RecipientOut:
     return RecipientOut.model_validate(queries.get(ctx.session, Recipient, recipient_id))
 
 
 @router.post("/administrations/verify", response_model=VerifyOut,
-             operation_id="verify_bedside", responses=responses(401, 422))
+             operation_id="verify_bedside", responses=responses(401, 403, 422))
 def verify_bedside(body: VerifyIn, ctx: Auth) -> VerifyOut:
     """The bedside check: match, or mismatch with every reason. Every check is recorded;
     `administer` needs a matching check_id made by the same person moments before."""
@@ -83,14 +83,14 @@ PDF: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/donors/{donor_id}/trace", operation_id="donor_trace", tags=["donors"],
-            responses={**responses(401, 404), **PDF})
+            responses={**responses(401, 403, 404), **PDF})
 def donor_trace(donor_id: str, ctx: Auth, format: Literal["json", "pdf"] = "json") -> Any:  # noqa: A002
     """From a donor to every product and every recipient or final disposition."""
     return _report(trace.donor_trace(ctx, queries.get(ctx.session, Donor, donor_id)), format)
 
 
 @router.get("/recipients/{recipient_id}/trace", operation_id="recipient_trace",
-            responses={**responses(401, 404), **PDF})
+            responses={**responses(401, 403, 404), **PDF})
 def recipient_trace(recipient_id: str, ctx: Auth,
                     format: Literal["json", "pdf"] = "json") -> Any:  # noqa: A002
     """From a recipient back through every product to its donor and collection."""

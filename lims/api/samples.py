@@ -47,7 +47,7 @@ def etag(s: Sample) -> str:
 
 
 @router.get("", response_model=Page, operation_id="list_samples",
-            responses=responses(401, 422))
+            responses=responses(401, 403, 422))
 def list_samples(
     ctx: Auth,
     state: State | None = None,
@@ -71,7 +71,7 @@ def list_samples(
 
 
 @router.get("/{sample_id}", response_model=SampleOut, operation_id="get_sample",
-            responses=responses(401, 404))
+            responses=responses(401, 403, 404))
 def get_sample(sample_id: str, ctx: Auth, response: Response) -> SampleOut:
     """The sample card, with the events you may apply now and an ETag for If-Match."""
     s = queries.get(ctx.session, Sample, sample_id)
@@ -94,7 +94,7 @@ def apply_transition(sample_id: str, body: TransitionIn, ctx: Auth, expected: If
 
 @router.post("/{sample_id}/derivatives", status_code=status.HTTP_201_CREATED,
              response_model=list[SampleOut], operation_id="derive_samples",
-             responses=responses(401, 404, 409, 422))
+             responses=responses(401, 403, 404, 409, 422))
 def derive_samples(sample_id: str, body: DerivativesIn, ctx: Auth) -> list[SampleOut]:
     """Aliquots (same kind) or derived products (MNC, SVF, MSC, ...) from this sample."""
     measures = body.model_dump(include={"cell_count", "viability_pct"}, exclude_none=True)
@@ -104,13 +104,13 @@ def derive_samples(sample_id: str, body: DerivativesIn, ctx: Auth) -> list[Sampl
 
 
 @router.post("/{sample_id}/qc", status_code=status.HTTP_201_CREATED, response_model=QcOut,
-             operation_id="record_qc", responses=responses(401, 404, 422))
+             operation_id="record_qc", responses=responses(401, 403, 404, 422))
 def record_qc(sample_id: str, body: QcIn, ctx: Auth) -> QcOut:
     return QcOut.model_validate(qc.record_qc(ctx, sample_id, **body.model_dump()))
 
 
 @router.get("/{sample_id}/qc", response_model=list[QcOut], operation_id="list_qc",
-            responses=responses(401, 404))
+            responses=responses(401, 403, 404))
 def list_qc(sample_id: str, ctx: Auth) -> list[QcOut]:
     """QC results with their QA approvals (electronic signatures)."""
     queries.get(ctx.session, Sample, sample_id)
@@ -131,7 +131,7 @@ def approve_qc(sample_id: str, qc_id: str, body: SignatureIn, ctx: Auth) -> QcOu
 
 
 @router.get("/{sample_id}/processing", response_model=list[ProcessingStepOut],
-            operation_id="list_processing_steps", responses=responses(401, 404))
+            operation_id="list_processing_steps", responses=responses(401, 403, 404))
 def list_processing_steps(sample_id: str, ctx: Auth) -> list[ProcessingStepOut]:
     """Isolation and processing steps: method, parameters, operator, times, results."""
     queries.get(ctx.session, Sample, sample_id)
@@ -139,7 +139,7 @@ def list_processing_steps(sample_id: str, ctx: Auth) -> list[ProcessingStepOut]:
 
 
 @router.get("/{sample_id}/history", response_model=list[TransitionOut],
-            operation_id="sample_history", responses=responses(401, 404))
+            operation_id="sample_history", responses=responses(401, 403, 404))
 def sample_history(sample_id: str, ctx: Auth) -> list[TransitionOut]:
     """Every applied event, oldest first."""
     queries.get(ctx.session, Sample, sample_id)
@@ -155,7 +155,7 @@ def sample_history(sample_id: str, ctx: Auth) -> list[TransitionOut]:
 
 
 @router.get("/{sample_id}/lineage", operation_id="sample_lineage",
-            responses=responses(401, 404))
+            responses=responses(401, 403, 404))
 def sample_lineage(sample_id: str, ctx: Auth) -> dict[str, Any]:
     """Up to the donor and collection, down to every derivative."""
     s = queries.get(ctx.session, Sample, sample_id)

@@ -129,6 +129,7 @@ class SampleOut(Out):
     recipient_id: str | None = None
     intended_use: str | None = None
     distributed_to: str | None = None
+    custodian: str | None = None
     version: int
     created_at: datetime
     updated_at: datetime

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from lims.api.deps import Auth
+from lims.api.problems import responses
 from lims.domain import workflow
 
 router = APIRouter(tags=["system"])
@@ -32,8 +34,8 @@ def readiness(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready", "schema_revision": rev})
 
 
-@router.get("/workflow", operation_id="workflow")
-def workflow_table() -> dict[str, Any]:
+@router.get("/workflow", operation_id="workflow", responses=responses(401))
+def workflow_table(ctx: Auth) -> dict[str, Any]:
     """The sample state machine: states, every transition with its roles, reason,
     signature and guards, and a Mermaid diagram drawn from the same table."""
     return {

@@ -99,6 +99,16 @@ def withdrawn_scopes(session: Session, donor_ids: Sequence[str]) -> dict[str, li
     return {d: sorted(s) for d, s in out.items() if s}
 
 
+def consents_of_donors(session: Session, donor_ids: Sequence[str]) -> dict[str, list[Consent]]:
+    """Consents of a page of donors, in one query."""
+    q = (select(Consent).where(col(Consent.donor_id).in_(donor_ids))
+         .order_by(col(Consent.obtained_at)))
+    out: dict[str, list[Consent]] = {}
+    for c in session.execute(q).scalars():
+        out.setdefault(c.donor_id, []).append(c)
+    return out
+
+
 def latest_qc(session: Session, sample_id: str) -> dict[str, QcResult]:
     """The latest result per QC test: a re-test replaces a pending or failed result."""
     rows = session.execute(
@@ -208,11 +218,15 @@ def samples_at(session: Session, location_id: str) -> list[Sample]:
 
 # --- audit trail -----------------------------------------------------------------------
 
-def audit_trail_of(session: Session, entity_type: str, entity_id: str) -> list[AuditEntry]:
-    """Every audit entry about one entity, in chain order."""
+def sample_timeline(session: Session, sample_id: str) -> list[AuditEntry]:
+    """The sample's own entries and those of its QC results (approvals), in time order."""
+    qc_ids = select(QcResult.id).where(QcResult.sample_id == sample_id)
     q = (select(AuditEntry)
-         .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
-         .order_by(col(AuditEntry.chain_seq)))
+         .where(((col(AuditEntry.entity_type) == "sample")
+                 & (col(AuditEntry.entity_id) == sample_id))
+                | ((col(AuditEntry.entity_type) == "qc_result")
+                   & col(AuditEntry.entity_id).in_(qc_ids)))
+         .order_by(col(AuditEntry.at), col(AuditEntry.id)))
     return list(session.execute(q).scalars())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -42,11 +43,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_last = [0, 0]  # last millisecond, last 12-bit counter (per process)
+_lock = threading.Lock()
+
+
 def new_id() -> str:
-    """A UUIDv7 string: unique without coordination and ordered by creation time,
-    so keyset pagination by id lists oldest first."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
+    """A UUIDv7 string: unique without coordination and ordered by creation time, so
+    keyset pagination by id lists oldest first. Within one millisecond the 12 bits after
+    the timestamp count up (RFC 9562, method 1), so ids made by this process stay in order."""
+    rand = int.from_bytes(os.urandom(8), "big")
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last[0]:
+            ms, seq = _last[0], _last[1] + 1
+            if seq > 0xFFF:  # 4096 ids in one millisecond: borrow the next one
+                ms, seq = ms + 1, 0
+        else:
+            seq = rand >> 52 & 0x7FF  # random start, leaving room to count up
+        _last[0], _last[1] = ms, seq
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | seq << 64
     value |= 0b10 << 62 | (rand & ((1 << 62) - 1))
     return str(uuid.UUID(int=value))

@@ -128,6 +128,19 @@ READABLE = {"volume_ml": ("volume", " mL"), "viability_pct": ("viability", " %")
             "position": ("position", ""), "passage": ("passage", ""),
             "hold_reason": ("hold reason", ""), "eligibility": ("eligibility", "")}
 QUIET = {"version", "location_id", "recipient_id"}
+# For entries that record a fact rather than a change: which facts make the sentence.
+SUMMARY = {
+    "custody_handed_over": (("to", "to {}"), ("temperature_c", "{} C"), ("shipper", "by {}")),
+    "custody_received": (("custodian", "now with {}"), ("temperature_c", "{} C")),
+    "temperature_excursion": (("temperature_c", "{} C"), ("allowed", "allowed {}")),
+    "qc_recorded": (("test", "{}"), ("result", "{}"), ("value", "value {}")),
+    "qc_approved": (("test", "{}"), ("result", "{}")),
+    "signed": (("meaning", "{}"),),
+    "label_printed": (("template", "{}"), ("format", "{}")),
+    "label_reprinted": (("template", "{}"), ("format", "{}")),
+    "bedside_mismatch": (("reasons", "{}"),),
+    "derivation": (("children", "into {}"),),
+}
 
 
 def describe(entry: Mapping[str, Any]) -> str:
@@ -143,6 +156,11 @@ def describe(entry: Mapping[str, Any]) -> str:
             name, unit = READABLE.get(k, (k.replace("_", " "), ""))
             parts.append(f"{name} {_show(old)} -> {_show(new)}{unit}")
         text = f"{action}: {', '.join(parts)}"
+    elif entry["action"] in SUMMARY and entry.get("after"):
+        after = entry["after"]
+        facts = [template.format(_show(after[k])) for k, template in SUMMARY[entry["action"]]
+                 if after.get(k) not in (None, "", [])]
+        text = f"{action}: {', '.join(facts)}" if facts else action
     else:
         text = action
     text += f" by {entry['actor_name']} at {when}"
@@ -152,6 +170,8 @@ def describe(entry: Mapping[str, Any]) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
     return "-" if value is None else str(value)
 
 

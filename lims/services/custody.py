@@ -95,6 +95,7 @@ def hand_over(ctx: Context, sample_id: str, *, to: str, handed_over_at: datetime
 
 def confirm_receipt(ctx: Context, sample_id: str, transfer_id: str, *,
                     received_at: datetime | None, temperature_c: float | None) -> CustodyTransfer:
+    permissions.require(ctx.actor.roles, "hand_over")
     sample = queries.get(ctx.session, Sample, sample_id, lock=True)
     transfer = queries.get(ctx.session, CustodyTransfer, transfer_id)
     if transfer.sample_id != sample.id:

@@ -109,6 +109,7 @@ def facts(ctx: Context, sample: Sample, *, lock_donor: bool = False) -> workflow
 class SignatureInput:
     password: str
     meaning: str
+    verified: bool = False  # the password was already checked in this unit of work
 
 
 def apply_event(
@@ -131,7 +132,7 @@ def apply_event(
     if event == "cryopreserve":
         box, position = _storage_position(ctx, data)
         f = workflow.SampleFacts(**{**f.__dict__, "has_storage_position": True})
-    if signature is not None:
+    if signature is not None and not signature.verified:
         signatures.check_password(ctx, signature.password)
     outcome = workflow.decide(f, workflow.Request(
         event=event, actor_id=ctx.actor.id, roles=ctx.actor.roles, now=ctx.now,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from lims.db import queries
@@ -9,7 +10,7 @@ from lims.db.tables import Collection, Donor, Location, Sample, Scan
 from lims.domain import flags, isbt, permissions, workflow
 from lims.domain.errors import Conflict, DomainError, Invalid, NotFound
 from lims.domain.workflow import State
-from lims.services import donors, samples
+from lims.services import donors, samples, signatures
 from lims.services.context import Context
 
 
@@ -105,15 +106,20 @@ def batch(ctx: Context, payloads: list[str], station: str, event: str, *, mode: 
             not isinstance(positions, list) or len(positions) != len(payloads)
             or not all(isinstance(p, int) and not isinstance(p, bool) for p in positions)):
         raise Invalid("'positions' must list one position number per scanned tube.")
+    if signature is not None:  # one password check for the whole box, not one per tube
+        signatures.check_password(ctx, signature.password)
+        signature = replace(signature, verified=True)
     seen: set[str] = set()  # sample ids: the same tube typed two ways is still one tube
     results: list[dict[str, Any]] = []
     for i, payload in enumerate(payloads):
         tube_data = {k: v for k, v in data.items() if k != "positions"}
         if event == "cryopreserve" and "box_id" in data and "position" not in data:
             tube_data["position"] = positions[i] if positions else i + 1
+        scan = record_scan(ctx, payload, station)  # seen, whatever happens to the tube
         savepoint = ctx.session.begin_nested()
         try:
-            s = resolve(ctx, payload, station)
+            s = _lookup(ctx, payload)
+            scan.sample_id = s.id
             if s.id in seen:
                 raise Invalid("This tube was already scanned in this batch: scan each tube once.")
             seen.add(s.id)
@@ -135,5 +141,6 @@ def batch(ctx: Context, payloads: list[str], station: str, event: str, *, mode: 
         raise BatchRefused(
             f"{len(failed)} of {len(results)} tubes cannot be processed, so none was: "
             + "; ".join(f"tube {r['index'] + 1}: {r['detail']}" for r in failed[:5]),
-            results=results)
+            results=results,
+        ).keeping(lambda: [record_scan(ctx, p, station) for p in payloads])
     return results

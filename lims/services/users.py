@@ -47,6 +47,27 @@ def add_user(ctx: Context, *, username: str, full_name: str, roles: list[str],
     return user
 
 
+def change_user(ctx: Context, user: AppUser, *, full_name: str | None = None,
+                roles: list[str] | None = None, active: bool | None = None) -> AppUser:
+    """Rename, change roles, deactivate or reactivate: before and after go to the trail."""
+    permissions.require(ctx.actor.roles, "manage_users")
+    if roles is not None and (not roles or set(roles) - set(ROLES)):
+        raise Invalid(f"Roles must be a non-empty subset of {', '.join(ROLES)}.")
+    if user.id == ctx.actor.id and (active is False or (roles is not None
+                                                         and "admin" not in roles)):
+        raise Conflict("You cannot deactivate yourself or take away your own admin role.")
+    before = _user_view(user)
+    if full_name is not None:
+        user.full_name = full_name
+    if roles is not None:
+        user.roles = sorted(set(roles))
+    if active is not None:
+        user.active = active
+    ctx.session.add(user)
+    audit.record(ctx, "user_changed", "user", user.id, before=before, after=_user_view(user))
+    return user
+
+
 def _by_username(ctx: Context, username: str, *, lock: bool = False) -> AppUser | None:
     q = select(AppUser).where(AppUser.username == username)
     if lock:  # failure counting is read-modify-write: parallel guesses must take turns

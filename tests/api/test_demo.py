@@ -38,6 +38,15 @@ def test_demo_then_list_cryopreserved(tmp_path):
         items = r.json()["items"]
         assert items and all(i["state"] == "cryopreserved" for i in items)
         assert all(i["location_id"] and i["position"] for i in items)
+        donors = client.get("/api/v1/donors", params={"limit": 200},
+                            headers={"Authorization": f"Bearer {token}"}).json()["items"]
+        by_code = {d["code"]: d for d in donors}
+        assert by_code["CB-2026-0999"]["consents"] == []  # registered, no consent yet
+        assert by_code["MS-TRIAL-017"]["active_consent_scopes"] == ["clinical"]
+        flagged = client.get("/api/v1/samples", params={
+            "donor_id": by_code["MS-TRIAL-017"]["id"]},
+            headers={"Authorization": f"Bearer {token}"}).json()["items"]
+        assert flagged and all(s["consent_withdrawn"] == ["research"] for s in flagged)
         key = {"X-API-Key": summary["integration_api_key"]}
         assert client.get("/api/v1/samples", headers=key).status_code == 200
     app.state.engine.dispose()

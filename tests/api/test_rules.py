@@ -8,8 +8,7 @@ import pytest
 
 from tests.api.helpers import collection, donor, primary, step
 
-PUBLIC = {("/api/v1/healthz", "get"), ("/api/v1/readyz", "get"), ("/api/v1/workflow", "get"),
-          ("/api/v1/auth/token", "post")}
+PUBLIC = {("/api/v1/healthz", "get"), ("/api/v1/readyz", "get"), ("/api/v1/auth/token", "post")}
 
 
 def _is_problem(r, status: int) -> dict:
@@ -182,11 +181,33 @@ def test_api_keys_are_shown_once_scoped_and_revocable(api):
                                                 "roles": ["qa"], "password": "a" * 12}), 403)
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/workflow"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 def test_public_endpoints(api, path):
-    r = api.as_(None).get(path)
-    assert r.status_code == 200
-    if path == "/workflow":
-        body = r.json()
-        assert body["mermaid"].startswith("stateDiagram-v2")
-        assert {t["event"] for t in body["transitions"]} >= {"collect", "release", "discard"}
+    assert api.as_(None).get(path).status_code == 200
+
+
+def test_workflow_table_and_diagram(api):
+    body = api.get("/workflow").json()
+    assert body["mermaid"].startswith("stateDiagram-v2")
+    assert {t["event"] for t in body["transitions"]} >= {"collect", "release", "discard"}
+    release = next(t for t in body["transitions"] if t["event"] == "release")
+    assert release["roles"] == ["qa"] and release["needs_signature"] is True
+
+
+def test_deactivating_a_user_stops_their_token_and_is_audited(api):
+    tech2 = api.as_("tech2").get("/auth/me").json()
+    url = f"/api/v1/users/{tech2['id']}"
+    admin = {"Authorization": "Bearer admin-token"}
+    r = api.client.patch(url, json={"active": False}, headers={
+        "Authorization": "Bearer tech-token"})
+    _is_problem(r, 403)
+    r = api.client.patch(url, json={"active": False, "roles": ["technician", "qa"]},
+                         headers=admin)
+    assert r.status_code == 200 and r.json()["active"] is False
+    _is_problem(api.as_("tech2").get("/samples"), 401)
+    (change,) = api.as_("qa").get("/audit", params={"action": "user_changed"}).json()["items"]
+    assert change["before"]["active"] is True and change["after"]["active"] is False
+    assert change["after"]["roles"] == ["qa", "technician"]
+    me = api.as_("admin").get("/auth/me").json()
+    _is_problem(api.client.patch(f"/api/v1/users/{me['id']}", json={"active": False},
+                                 headers=admin), 409)

@@ -145,6 +145,7 @@ def test_excursion_blocks_release_until_qa_reviews(api):
     # A second hand-over before the receipt is confirmed would leave a gap.
     gap = api.post(f"/samples/{s['id']}/custody", {"to": "user:coord"})
     assert gap.status_code == 409 and "confirm" in gap.json()["detail"]
+    assert gap.headers["content-type"] == "application/problem+json"
     # Only the receiver confirms.
     assert api.post(f"/samples/{s['id']}/custody/{t.json()['id']}/receipt",
                     {}).status_code == 403
@@ -172,6 +173,7 @@ def test_box_storage_refuses_a_taken_position(api):
     r = api.post(f"/samples/{second['id']}/transitions",
                  {"event": "cryopreserve", "data": {"box_id": b["id"], "position": 1}})
     assert r.status_code == 409 and first["code"] in r.json()["detail"]
+    assert r.headers["content-type"] == "application/problem+json"
     r = api.post(f"/samples/{second['id']}/transitions",
                  {"event": "cryopreserve", "data": {"box_id": b["id"], "position": 5}})
     assert r.status_code == 422 and "1 to 4" in r.json()["detail"]

@@ -49,3 +49,11 @@ def test_a_removed_or_swapped_entry_is_caught():
     assert verify_chain("sample:x", rows[:1] + rows[2:]).chain_seq == 3
     swapped = [rows[0], rows[2], rows[1], rows[3]]
     assert verify_chain("sample:x", swapped) is not None
+
+
+def test_a_recorded_fact_reads_with_its_details():
+    entry = {"at": AT, "action": "custody_handed_over", "actor_name": "J. Tech",
+             "before": None, "after": {"to": "user:tech2", "temperature_c": 37,
+                                       "shipper": None}, "reason": None}
+    assert describe(entry) == ("custody handed over: to user:tech2, 37 C by J. Tech at "
+                               "2026-11-26 14:02 UTC")
