@@ -113,13 +113,22 @@ def audit_verify() -> None:
 
 
 @audit_app.command("checkpoint")
-def audit_checkpoint() -> None:
-    """Seal the heads of all chains (run periodically, e.g. hourly from cron)."""
+def audit_checkpoint(
+    every: int = typer.Option(0, help="Seal again every N seconds (0: once and exit)"),
+) -> None:
+    """Seal the heads of all chains. A chain's newest entries are only protected against
+    being cut off once a checkpoint seals them: run this often (`--every 60`)."""
+    import time
+
     from lims.services import audit
 
-    with _context() as ctx:
-        cp = audit.checkpoint(ctx)
-        typer.echo(f"checkpoint {cp.id} sealed {len(cp.heads)} chains: {cp.hash}")
+    while True:
+        with _context("audit sealer") as ctx:
+            cp = audit.checkpoint(ctx)
+            typer.echo(f"checkpoint {cp.id} sealed {len(cp.heads)} chains: {cp.hash}")
+        if every <= 0:
+            return
+        time.sleep(every)
 
 
 @audit_app.command("export")

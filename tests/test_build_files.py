@@ -29,7 +29,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 CI_RUN = ROOT / ".ci" / "run"
 MAKEFILE = ROOT / "Makefile"
 
-SERVICES = {"db", "migrate", "api"}
+SERVICES = {"db", "migrate", "api", "sealer"}
 DEFAULT_PASSWORD = "lims"
 HEALTH_URL = "http://127.0.0.1:8000/api/v1/healthz"
 DB_URL_RE = re.compile(
