@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,28 +82,36 @@ def create_sample(ctx: Context, *, collection: Collection, donor: Donor, kind: s
     return sample
 
 
-def facts(ctx: Context, sample: Sample, *, lock_donor: bool = False) -> workflow.SampleFacts:
-    """Gather what the guards look at (donor, consent, QC, excursions, processors).
+def facts(ctx: Context, sample: Sample, guards: Iterable[str] = workflow.GUARDS, *,
+          lock_donor: bool = False) -> workflow.SampleFacts:
+    """Gather what these guards look at, and nothing more: most events have no guard, so
+    most transitions read only the sample row.
 
     `lock_donor`: a release or distribution reads the consents; locking the donor row
     makes a consent withdrawal at the same moment wait for it, or be seen by it.
     """
-    donor = queries.get(ctx.session, Donor, sample.donor_id, lock=lock_donor)
-    lineage = queries.ancestors(ctx.session, sample)
-    family = [sample.id, *(a.id for a in lineage)]
-    return workflow.SampleFacts(
-        state=State(sample.state),
-        on_hold=sample.on_hold,
-        donor_eligibility=donor.eligibility,
-        consent_scopes=donors.active_scopes(queries.consents_of(ctx.session, donor.id)),
-        qc_results=tuple(q.result for q in queries.latest_qc(ctx.session, sample.id).values()),
-        open_excursions=len(queries.open_excursions(ctx.session, sample.id)),
-        processing_due_at=sample.processing_due_at,
-        processed_by=queries.operators_of(ctx.session, family),
-        has_storage_position=False,
-        # An aliquot of thawed material is thawed material: never refrozen either.
-        ever_thawed=queries.last_thaw(ctx.session, family) is not None,
-    )
+    need = set(guards)
+    found: dict[str, Any] = {"state": State(sample.state), "on_hold": sample.on_hold,
+                             "processing_due_at": sample.processing_due_at}
+    if lock_donor or need & {"donor_eligible", "consent_for_use"}:
+        donor = queries.get(ctx.session, Donor, sample.donor_id, lock=lock_donor)
+        found["donor_eligibility"] = donor.eligibility
+        if "consent_for_use" in need:
+            found["consent_scopes"] = donors.active_scopes(
+                queries.consents_of(ctx.session, donor.id))
+    if "qc_passed" in need:
+        found["qc_results"] = tuple(
+            q.result for q in queries.latest_qc(ctx.session, sample.id).values())
+    if "no_open_excursion" in need:
+        found["open_excursions"] = len(queries.open_excursions(ctx.session, sample.id))
+    if need & {"not_own_processing", "never_thawed"}:
+        family = [sample.id, *(a.id for a in queries.ancestors(ctx.session, sample))]
+        if "not_own_processing" in need:
+            found["processed_by"] = queries.operators_of(ctx.session, family)
+        if "never_thawed" in need:
+            # An aliquot of thawed material is thawed material: never refrozen either.
+            found["ever_thawed"] = queries.last_thaw(ctx.session, family) is not None
+    return workflow.SampleFacts(**found)
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,8 @@ def apply_event(
             f"{expected_version}, now {sample.version}). Reload it and try again.",
             current_version=sample.version,
         )
-    f = facts(ctx, sample, lock_donor=event in ("release", "distribute"))
+    rule = workflow.transition(event)  # an unknown event is refused before any reading
+    f = facts(ctx, sample, rule.guards, lock_donor=event in ("release", "distribute"))
     box: Location | None = None
     if event == "cryopreserve":
         box, position = _storage_position(ctx, data)
