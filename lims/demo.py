@@ -84,7 +84,7 @@ def load(ctx: Context) -> dict[str, Any]:
     for test, value, unit in (("tnc", 1.5e9, "cells"), ("cd34", 4.1e6, "cells"),
                               ("viability", 92, "%"), ("sterility", None, None)):
         qc.record_qc(t, product.id, test=test, result="pass", value=value, unit=unit,
-                          specification=None)
+                     specification=None)
     cryo(t, product.id)
     samples.apply_event(qa, product.id, "release", data={"intended_use": "clinical"},
                         signature=sign)
@@ -112,7 +112,7 @@ def load(ctx: Context) -> dict[str, Any]:
         cryo(t, b.id)
     samples.apply_event(t, bags[0].id, "thaw")
     qc.record_qc(t, bags[0].id, test="viability", result="pass", value=85, unit="%",
-                      specification=">= 70 %")
+                 specification=">= 70 %")
     samples.apply_event(qa, bags[0].id, "release", data={"intended_use": "clinical"},
                         signature=sign)
     identity.register_recipient(co, code="R-MS-017", wristband_id="WB-0017", donor_id=ms.id)
@@ -195,20 +195,18 @@ def _fill_states(t: Context, qa: Context, co: Context, donor: Any, cryo: Any,
     s = new()
     samples.apply_event(t, s.id, "receive")
     samples.derive(t, s.id, kind=None, volume_ml=40, count=2)  # consumes the parent
-    s = new()
-    samples.apply_event(t, s.id, "receive")
-    samples.apply_event(t, s.id, "start_processing", data={"method": "volume_reduction"})
-    samples.apply_event(t, s.id, "complete_processing")
-    qc.record_qc(t, s.id, test="viability", result="pass", value=90, unit="%",
-                      specification=">= 70 %")
-    samples.apply_event(qa, s.id, "release", data={"intended_use": "clinical"}, signature=sign)
-    s2 = new()
-    samples.apply_event(t, s2.id, "receive")
-    samples.apply_event(t, s2.id, "start_processing", data={"method": "volume_reduction"})
-    samples.apply_event(t, s2.id, "complete_processing")
-    qc.record_qc(t, s2.id, test="viability", result="pass", value=91, unit="%",
-                      specification=">= 70 %")
-    samples.apply_event(qa, s2.id, "release", data={"intended_use": "clinical"}, signature=sign)
+    def released(viability: float) -> Sample:
+        s = new()
+        samples.apply_event(t, s.id, "receive")
+        samples.apply_event(t, s.id, "start_processing", data={"method": "volume_reduction"})
+        samples.apply_event(t, s.id, "complete_processing")
+        qc.record_qc(t, s.id, test="viability", result="pass", value=viability, unit="%",
+                     specification=">= 70 %")
+        return samples.apply_event(qa, s.id, "release", data={"intended_use": "clinical"},
+                                   signature=sign)
+
+    released(90)
+    s2 = released(91)
     patient = identity.register_recipient(co, code="R-0007", wristband_id="WB-0007",
                                           donor_id=None)
     samples.apply_event(co, s2.id, "distribute", data={
