@@ -172,7 +172,7 @@ def test_audited_transitions_on_different_samples_all_succeed(pg_url, api, engin
         with unit_of_work(engine) as s:
             ctx = Context(session=s, actor=tech, settings=settings)
             qc.record_qc(ctx, ids[i], test="viability", result="pass", value=95.0,
-                              unit="%", specification=">= 70 %")
+                         unit="%", specification=">= 70 %")
         return state
 
     results = race(THREADS, work)
