@@ -26,6 +26,7 @@ app.add_typer(audit_app, name="audit")
 def _context(actor_name: str = "lims cli") -> Iterator[Context]:
     """One unit of work as the command-line administrator."""
     from lims.db.engine import make_engine, unit_of_work
+    from lims.domain.errors import DomainError
     from lims.services.context import Actor
 
     settings = get_settings()
@@ -34,6 +35,9 @@ def _context(actor_name: str = "lims cli") -> Iterator[Context]:
         with unit_of_work(engine) as session:
             yield Context(session=session, settings=settings,
                           actor=Actor(id="cli", name=actor_name, roles=frozenset({"admin"})))
+    except DomainError as exc:  # a refusal is a message for the operator, not a traceback
+        typer.echo(f"refused: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
     finally:
         engine.dispose()
 
