@@ -7,13 +7,16 @@ follow `NAMING` so migrations can refer to them on both databases.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from lims.db.types import UTCDateTime, new_id, utcnow
+from lims.domain import sources, vocabulary
+from lims.domain.workflow import State
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -25,6 +28,12 @@ NAMING = {
 SQLModel.metadata.naming_convention = NAMING
 
 ID = 36
+
+
+def one_of(column: str, values: Iterable[str]) -> CheckConstraint:
+    """CHECK that a string-enum column holds one of the domain's words (ck_<table>_<column>)."""
+    words = ", ".join(f"'{v}'" for v in sorted(values))
+    return CheckConstraint(f"{column} IN ({words})", name=column)
 
 
 def _id() -> Any:
@@ -44,6 +53,9 @@ def _json(**kw: Any) -> Any:
 
 
 class Donor(SQLModel, table=True):
+    __table_args__ = (one_of("donor_type", vocabulary.DONOR_TYPES),
+                      one_of("eligibility", vocabulary.ELIGIBILITY))
+
     id: str = _id()
     code: str = Field(max_length=40, unique=True)  # pseudonymous, e.g. CB-2026-0412
     donor_type: str = Field(max_length=20)  # autologous | allogeneic
@@ -69,6 +81,8 @@ class Consent(SQLModel, table=True):
 
 
 class Collection(SQLModel, table=True):
+    __table_args__ = (one_of("source", sources.Source),)
+
     id: str = _id()
     din: str = Field(max_length=13, unique=True)  # ISBT 128 donation identification number
     donor_id: str = Field(foreign_key="donor.id", max_length=ID, index=True)
@@ -115,6 +129,8 @@ class BedsideCheck(SQLModel, table=True):
 class Location(SQLModel, table=True):
     """Site -> storage unit (freezer, LN2 dewar) -> rack -> box; boxes have positions."""
 
+    __table_args__ = (one_of("kind", vocabulary.LOCATION_PARENT),)
+
     id: str = _id()
     parent_id: str | None = Field(default=None, foreign_key="location.id", max_length=ID)
     kind: str = Field(max_length=20)  # site | storage_unit | rack | box
@@ -133,6 +149,9 @@ class Sample(SQLModel, table=True):
         UniqueConstraint("collection_id", "product_code", "division",
                          name="uq_sample_collection_product_division"),
         Index("ix_sample_state_due", "state", "processing_due_at"),
+        one_of("state", State),
+        one_of("source", sources.Source),
+        one_of("kind", sources.KINDS),
     )
 
     id: str = _id()
@@ -200,6 +219,8 @@ class ProcessingStep(SQLModel, table=True):
 
 
 class QcResult(SQLModel, table=True):
+    __table_args__ = (one_of("result", vocabulary.QC_RESULTS),)
+
     id: str = _id()
     sample_id: str = Field(foreign_key="sample.id", max_length=ID, index=True)
     test: str = Field(max_length=40)  # cell_count | viability | cd34 | sterility | ...

@@ -9,13 +9,13 @@ from sqlmodel import col, select
 from lims.db import queries
 from lims.db.tables import AppUser, CustodyTransfer, Excursion, Location, Sample
 from lims.domain import custody as rules
-from lims.domain import permissions
+from lims.domain import permissions, vocabulary
 from lims.domain.errors import Conflict, Invalid, NotPermitted
 from lims.domain.workflow import State
 from lims.services import audit
 from lims.services.context import Context
 
-PARENT_KIND = {"site": None, "storage_unit": "site", "rack": "storage_unit", "box": "rack"}
+PARENT_KIND = vocabulary.LOCATION_PARENT
 
 
 def add_location(ctx: Context, *, kind: str, name: str, parent_id: str | None,

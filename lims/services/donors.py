@@ -7,14 +7,14 @@ from datetime import datetime
 
 from lims.db import queries
 from lims.db.tables import Consent, Donor
-from lims.domain import permissions
+from lims.domain import permissions, vocabulary
 from lims.domain.errors import Conflict, Invalid
 from lims.domain.workflow import Use
 from lims.services import audit
 from lims.services.context import Context
 
-DONOR_TYPES = ("autologous", "allogeneic")
-ELIGIBILITY = ("pending", "eligible", "ineligible")
+DONOR_TYPES = vocabulary.DONOR_TYPES
+ELIGIBILITY = vocabulary.ELIGIBILITY
 SCOPES = tuple(u.value for u in Use)
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from lims.db import queries
 from lims.db.tables import QcResult, Sample
-from lims.domain import permissions
+from lims.domain import permissions, vocabulary
 from lims.domain.errors import Conflict, Invalid
 from lims.services import audit, signatures
 from lims.services.context import Context
 from lims.services.samples import SignatureInput
 
-RESULTS = ("pass", "fail", "pending")
+RESULTS = vocabulary.QC_RESULTS
 
 
 def record_qc(ctx: Context, sample_id: str, *, test: str, result: str, value: float | None,
