@@ -96,7 +96,8 @@ class LabelContent:
                 raise ValueError(f"payload {p!r} does not carry DIN {din}")
             i = p.index("=" + din) + 14
             flags, want = p[i:i + 2], 60 + CHECK_ALPHABET.index(self.check)
-            if flags.isdigit() and 60 <= int(flags) <= 96 and int(flags) != want:
+            typed = flags.isascii() and flags.isdigit() and 60 <= int(flags) <= 96
+            if typed and int(flags) != want:
                 # lims.domain.isbt.parse_scan would reject this label when it is scanned.
                 raise ValueError(f"payload flags {flags} should be {want} (type 3, check)")
 

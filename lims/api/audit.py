@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
-from lims.api.schemas import Page
+from lims.api.schemas import Instant, Page
 from lims.db import queries
 from lims.db.tables import AuditEntry, Sample
 from lims.domain import audit as hashing
@@ -30,7 +29,7 @@ def entry_out(e: AuditEntry) -> dict[str, Any]:
 def list_audit(
     ctx: Auth, entity_type: str | None = None, entity_id: str | None = None,
     actor_id: str | None = None, action: str | None = None,
-    since: AwareDatetime | None = None, until: AwareDatetime | None = None,
+    since: Instant | None = None, until: Instant | None = None,
     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page:
     """Audit entries in the order they were written, filtered."""

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
-from lims.api.schemas import In, SignatureIn
+from lims.api.schemas import FreeData, In, SignatureIn
 from lims.db import queries
 from lims.services import idempotency, labelling, samples, scanning
 
@@ -28,7 +28,7 @@ class ScanIn(In):
 class ScanActIn(ScanIn):
     event: str
     reason: str | None = Field(default=None, max_length=1000)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: FreeData = Field(default_factory=dict)
     signature: SignatureIn | None = None
 
 
@@ -38,8 +38,8 @@ class BatchIn(In):
     event: str
     mode: Literal["all_or_nothing", "best_effort"] = "all_or_nothing"
     reason: str | None = Field(default=None, max_length=1000)
-    data: dict[str, Any] = Field(default_factory=dict,
-                                 description="For cryopreserve: box_id (and optional positions)")
+    data: FreeData = Field(default_factory=dict,
+                           description="For cryopreserve: box_id (and optional positions)")
     expected_donor_id: str | None = None
     signature: SignatureIn | None = None
 

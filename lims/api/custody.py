@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, status
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
-from lims.api.schemas import In, LocationIn, LocationOut, Out
+from lims.api.schemas import In, Instant, LocationIn, LocationOut, Out
 from lims.db import queries
 from lims.db.tables import Location, Sample
 from lims.services import custody
@@ -21,7 +21,7 @@ router = APIRouter(tags=["custody"])
 class HandOverIn(In):
     to: str = Field(examples=["user:tech2", "location:<id>"],
                     description="'user:<username>' or 'location:<id>'")
-    handed_over_at: AwareDatetime | None = None
+    handed_over_at: Instant | None = None
     temperature_c: float | None = Field(default=None, ge=-273, le=100)
     shipper: str | None = Field(default=None, max_length=120)
     condition: str | None = Field(default=None, max_length=200)
@@ -29,7 +29,7 @@ class HandOverIn(In):
 
 
 class ReceiptIn(In):
-    received_at: AwareDatetime | None = None
+    received_at: Instant | None = None
     temperature_c: float | None = Field(default=None, ge=-273, le=100)
 
 

@@ -63,7 +63,7 @@ def if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -
     if if_match is None or if_match.strip() == "*":
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise Invalid("If-Match must be the ETag you received, e.g. \"3\".")
     return int(raw)
 

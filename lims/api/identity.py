@@ -22,7 +22,7 @@ class RecipientIn(In):
     code: str = Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     wristband_id: str = Field(min_length=3, max_length=60,
                               description="As printed (and barcoded) on the wristband")
-    donor_id: str | None = Field(default=None,
+    donor_id: str | None = Field(default=None, min_length=1,
                                  description="For an autologous patient: the donor record")
 
 

@@ -68,8 +68,9 @@ def install(app: FastAPI) -> None:
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         # Two requests raced for the same record (e.g. one audit chain or one position).
         return problem(request, 409, "Conflicting change",
-                       "Someone changed the same record at the same moment; nothing was saved. "
-                       "Reload and try again.", "concurrent-change")
+                       "The change clashes with what is stored (a duplicate, a reference to "
+                       "something missing, or someone changing the same record at the same "
+                       "moment); nothing was saved. Reload and try again.", "conflicting-change")
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:

@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from lims.domain import clock
+from lims.domain.errors import DomainError
+
+
+def _plausible(when: datetime) -> datetime:
+    try:
+        return clock.plausible(when, "time")
+    except DomainError as exc:  # pydantic turns ValueError into a 422 naming the field
+        raise ValueError(exc.detail) from None
+
+
+def _finite(value: Any) -> Any:
+    """Free-form data (parameters, results) must not smuggle in NaN or Infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("NaN and Infinity are not quantities a lab records")
+    if isinstance(value, dict):
+        for v in value.values():
+            _finite(v)
+    elif isinstance(value, list):
+        for v in value:
+            _finite(v)
+    return value
+
+
+# An aware time in the years a lab record can hold (see lims/domain/clock.py).
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
+FreeData = Annotated[dict[str, Any], AfterValidator(_finite)]
 
 Source = Literal["bone_marrow", "adipose_tissue", "cord_blood"]
 Scope = Literal["clinical", "research", "banking"]
@@ -48,7 +77,7 @@ class EligibilityIn(In):
 class ConsentIn(In):
     form_version: str = Field(min_length=1, max_length=40)
     scopes: list[Scope] = Field(min_length=1)
-    obtained_at: AwareDatetime
+    obtained_at: Instant
     obtained_by: str = Field(min_length=1, max_length=120)
 
 
@@ -89,8 +118,8 @@ class CollectionIn(In):
     donor_id: str
     source: Source
     site: str = Field(min_length=1, max_length=120)
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
+    started_at: Instant
+    ended_at: Instant
     local_timezone: str | None = Field(default=None, examples=["Europe/Berlin"])
     volume_ml: float = Field(gt=0, le=5000)
     anticoagulant: str = Field(min_length=1, max_length=60, examples=["CPD", "heparin"])
@@ -161,13 +190,13 @@ class SignatureIn(In):
 class TransitionIn(In):
     event: str = Field(examples=["receive"])
     reason: str | None = Field(default=None, max_length=1000)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: FreeData = Field(default_factory=dict)
     signature: SignatureIn | None = None
 
 
 class DerivativesIn(In):
     kind: str | None = Field(default=None, description="Omit for aliquots of the same kind")
-    volume_ml: float = Field(gt=0)
+    volume_ml: float = Field(ge=0.001, le=5000, description="Per child; 1 uL at the least")
     count: int = Field(default=1, ge=1, le=96)
     cell_count: float | None = Field(default=None, ge=0)
     viability_pct: float | None = Field(default=None, ge=0, le=100)
@@ -230,7 +259,7 @@ class Page(BaseModel):
 
 
 class LocationIn(In):
-    parent_id: str | None = None
+    parent_id: str | None = Field(default=None, min_length=1)
     kind: Literal["site", "storage_unit", "rack", "box"]
     name: str = Field(min_length=1, max_length=80)
     rows: int | None = Field(default=None, ge=1, le=26)

@@ -306,7 +306,7 @@ def audit_page(session: Session, cursor: str | None, limit: int, *,
     after = 0
     if cursor:
         raw = decode_cursor(cursor)
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):
             raise Invalid("The cursor is not valid: start again from the first page.")
         after = int(raw)
     q = q.where(col(AuditEntry.id) > after).order_by(col(AuditEntry.id)).limit(limit + 1)

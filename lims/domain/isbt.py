@@ -121,7 +121,7 @@ def din_data_structure(din13: str, flags: str | None = None) -> str:
     flags = flags.upper()
     if len(flags) != 2 or not flags.isalnum() or not flags.isascii():
         raise InvalidCode(f"DIN flags {flags!r} must be exactly 2 letters or digits")
-    if flags.isdigit() and 60 <= int(flags) <= 96 and flags != expected:
+    if flags.isascii() and flags.isdigit() and 60 <= int(flags) <= 96 and flags != expected:
         # Flags 60-96 claim to carry the check value; a wrong one would print a bad label.
         raise InvalidCode(f"DIN {din} flags should be {expected}, not {flags}: flags 60-96 "
                           "carry the check character")
@@ -287,7 +287,7 @@ def parse_scan(raw: str) -> ScannedCode:
         flags = upper[14:16]
         din = validate_din(upper[1:14])
         expected = f"{60 + check_value(din)}"
-        if flags.isdigit() and 60 <= int(flags) <= 96 and flags != expected:
+        if flags.isascii() and flags.isdigit() and 60 <= int(flags) <= 96 and flags != expected:
             # Type-3 flags carry the check value; a mismatch means a misprinted or misread code.
             raise InvalidCode(f"DIN {din}: the barcode's check flags {flags} should be {expected}"
                               f" (check character {check_character(din)}): the code was misread "

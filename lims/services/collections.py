@@ -46,6 +46,9 @@ def create_collection(
         raise Invalid("The collection ends before it starts: check the times.")
     if started_at > ctx.now + timedelta(minutes=5):
         raise Invalid("The collection starts in the future: check the date, time and zone.")
+    if ended_at - started_at > timedelta(hours=24):
+        raise Invalid("A collection lasting more than 24 hours is not plausible: check the "
+                      "end time and zone.")
     zone = local_timezone or ctx.settings.timezone
     try:
         ZoneInfo(zone)

@@ -11,7 +11,7 @@ from typing import Any
 from lims.db import queries
 from lims.db.tables import Collection, Donor, Location, ProcessingStep, Sample
 from lims.db.tables import SampleTransition as TransitionLog
-from lims.domain import isbt, permissions, sources, workflow
+from lims.domain import clock, isbt, permissions, sources, workflow
 from lims.domain.errors import Conflict, Invalid, StaleVersion
 from lims.domain.workflow import State
 from lims.services import audit, distribution, donors, signatures
@@ -47,12 +47,14 @@ def next_division(ctx: Context, collection_id: str, product_code: str,
     used = queries.used_divisions(ctx.session, collection_id, product_code)
     top = [isbt.division_code(i) for i in range(1, 27)]
     second = [isbt.sub_division(d, i) for d in top for i in range(1, 27)]
-    if parent is not None and parent.product_code == product_code and parent.division != "00":
-        preferred = [isbt.sub_division(parent.division, i) for i in range(1, 27)]
-    elif parent is not None and parent.product_code == product_code:
-        preferred = top
-    else:
-        preferred = ["00", *top]
+    preferred = ["00", *top]  # a new product of the donation
+    if parent is not None and parent.product_code == product_code:  # an aliquot
+        if parent.division == "00":
+            preferred = top
+        elif parent.division[1] == "0":  # A0 is divided below itself: Aa, Ab, ...
+            preferred = [isbt.sub_division(parent.division, i) for i in range(1, 27)]
+        else:  # ISBT has no third level: an aliquot of Aa takes the next free code
+            preferred = []
     # Past the preferred range (a box of 81 aliquots of one bag) any free code will do:
     # divisions name containers uniquely; the lineage itself is kept by parent_id.
     for division in (*preferred, *top, *second):
@@ -129,6 +131,7 @@ def apply_event(
     """Apply one event: lock, check the table and guards, write, log, audit, sign.
     `internal`: the system itself applies it (consume after a derivation)."""
     data = dict(data or {})
+    _check_words(data)
     sample = queries.get(ctx.session, Sample, sample_id, lock=True)
     if expected_version is not None and expected_version != sample.version:
         raise StaleVersion(
@@ -247,18 +250,32 @@ def _aware(value: Any, name: str) -> datetime:
     try:
         when = datetime.fromisoformat(str(value))
     except ValueError:
-        when = None
-    if when is None or when.tzinfo is None:
         raise Invalid(f"'{name}' must be a date and time with its zone, e.g. "
-                      "2027-01-31T12:00:00+01:00.")
-    return when
+                      "2027-01-31T12:00:00+01:00.") from None
+    return clock.plausible(when, name)
+
+
+# Fields of `data` that name something: they must be text (ids, methods, places).
+TEXT_FIELDS = ("intended_use", "recipient_id", "check_id", "box_id", "method", "destination")
+
+
+def _check_words(data: dict[str, Any]) -> None:
+    for name in TEXT_FIELDS:
+        if name in data and not (isinstance(data[name], str) and data[name].strip()):
+            raise Invalid(f"'{name}' must be text, e.g. an id or a name.")
+    use = data.get("intended_use")
+    if use is not None and use not in {u.value for u in workflow.Use}:
+        raise Invalid("'intended_use' is clinical, research or banking.")
 
 
 def _positive(value: Any, name: str) -> float:
-    if (not isinstance(value, int | float) or isinstance(value, bool)
-            or not math.isfinite(value) or value < 0):
+    try:
+        number = float(value) if isinstance(value, int | float) else math.nan
+    except OverflowError:  # a JSON integer with hundreds of digits
+        number = math.inf
+    if isinstance(value, bool) or not math.isfinite(number) or number < 0:
         raise Invalid(f"'{name}' must be a number of 0 or more.")
-    return float(value)
+    return number
 
 
 def _mapping(data: dict[str, Any], name: str) -> dict[str, Any]:

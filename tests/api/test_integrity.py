@@ -229,3 +229,76 @@ def test_bad_input_is_a_clear_problem_not_a_500(api, url, body):
 def test_audit_time_range_needs_a_zone(api):
     body = _problem(api.as_("qa").get("/audit", params={"since": "2026-01-01T00:00:00"}), 422)
     assert "since" in body["detail"]
+
+
+# --- found by fuzzing the OpenAPI schema ------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "body"), [
+    ("/samples/{sid}/custody", {"to": "user:tech2", "handed_over_at": "0001-01-01T00:00:00+01:00"}),
+    ("/samples/{sid}/transitions", {"event": "place_hold", "reason": "x",
+                                    "data": {"expires_at": "9999-12-31T23:30:00+00:00"}}),
+    ("/samples/{sid}/transitions", {"event": "place_hold", "reason": "x",
+                                    "data": {"expires_at": "0001-01-01T00:00:00+05:00"}}),
+    ("/samples/{sid}/transitions", {"event": "start_processing",
+                                    "data": {"method": "volume_reduction",
+                                             "intended_use": ["clinical"]}}),
+    ("/samples/{sid}/transitions", {"event": "start_processing",
+                                    "data": {"method": "volume_reduction",
+                                             "check_id": {"a": 1}}}),
+    ("/samples/{sid}/transitions", '{"event": "place_hold", "reason": "x", '
+                                   '"data": {"cell_count": 1' + "0" * 400 + "}}"),
+    ("/samples/{sid}/transitions", '{"event": "place_hold", "reason": "x", '
+                                   '"data": {"note": NaN}}'),
+    ("/locations", {"parent_id": "", "kind": "site", "name": "X1"}),
+    ("/samples/{sid}/derivatives", {"volume_ml": 5e-324}),
+])
+def test_fuzzed_inputs_are_clear_problems(api, url, body):
+    s = primary(api)
+    step(api, s["id"], "receive")
+    user = "coord" if url == "/locations" else "tech"
+    headers = {"Authorization": f"Bearer {user}-token", "Content-Type": "application/json"}
+    if isinstance(body, str):
+        r = api.client.post("/api/v1" + url.format(sid=s["id"]), content=body, headers=headers)
+    else:
+        r = api.client.post("/api/v1" + url.format(sid=s["id"]), json=body, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert api.get(f"/samples/{s['id']}").json()["version"] == 3
+
+
+def test_non_ascii_digits_in_cursors_and_etags(api):
+    import base64
+
+    cursor = base64.urlsafe_b64encode("²".encode()).decode().rstrip("=")
+    assert _problem(api.as_("qa").get("/audit", params={"cursor": cursor}), 422)
+    s = primary(api)
+    # A header byte 0xB2 ("²" in Latin-1) is a digit to str.isdigit but not to int().
+    r = api.client.post(f"/api/v1/samples/{s['id']}/transitions", json={"event": "receive"},
+                        headers={"Authorization": "Bearer tech-token",
+                                 "If-Match": '"²"'.encode("latin-1")})
+    _problem(r, 422)
+
+
+def test_an_aliquot_of_an_aliquot_of_an_aliquot_gets_a_free_division(api):
+    s = primary(api)
+    step(api, s["id"], "receive")
+    (a,) = api.post(f"/samples/{s['id']}/derivatives", {"volume_ml": 4}).json()
+    (b,) = api.post(f"/samples/{a['id']}/derivatives", {"volume_ml": 2}).json()
+    r = api.post(f"/samples/{b['id']}/derivatives", {"volume_ml": 1})
+    assert r.status_code == 201, r.text
+    (c,) = r.json()
+    assert (a["division"], b["division"]) == ("A0", "Aa")
+    assert c["division"] not in {"00", "A0", "Aa"} and c["parent_id"] == b["id"]
+    lineage = api.get(f"/samples/{c['id']}/lineage").json()
+    assert [x["id"] for x in lineage["ancestors"]] == [b["id"], a["id"], s["id"]]
+
+
+def test_a_collection_lasting_days_is_refused(api):
+    d = donor(api)
+    end = datetime.now(UTC) - timedelta(hours=1)
+    body = _problem(api.post("/collections", {
+        "donor_id": d["id"], "source": "cord_blood", "site": "x", "volume_ml": 90,
+        "anticoagulant": "CPD", "collector": "me", "started_at": iso(end - timedelta(days=3)),
+        "ended_at": iso(end)}), 422)
+    assert "24 hours" in body["detail"]
