@@ -6,7 +6,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from lims.domain import clock
 from lims.domain.errors import DomainError
@@ -51,10 +51,28 @@ class Problem(BaseModel):
     request_id: str | None = None
 
 
+def _no_nul(value: Any) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain a NUL character (a scanner or copy glitch)")
+    if isinstance(value, dict):
+        for v in value.values():
+            _no_nul(v)
+    elif isinstance(value, list):
+        for v in value:
+            _no_nul(v)
+
+
 class In(BaseModel):
-    """Request bodies: NaN and Infinity are not quantities a lab measures."""
+    """Request bodies: NaN and Infinity are not quantities a lab measures, and a NUL
+    character is never text (PostgreSQL cannot even store it)."""
 
     model_config = ConfigDict(allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        _no_nul(data)
+        return data
 
 
 class Out(BaseModel):

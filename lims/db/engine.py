@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str, **kw: Any) -> Engine:
@@ -57,6 +60,10 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
             session.rollback()
             keep = getattr(exc, "keep", None)
             if keep is not None:  # recorded on its own, after everything else was undone
-                keep()
-                session.commit()
+                try:
+                    keep()
+                    session.commit()
+                except Exception:  # noqa: BLE001 - never hide the refusal behind this
+                    session.rollback()
+                    log.exception("could not keep the record of a refused request")
             raise

@@ -18,7 +18,8 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "register_donor": frozenset({C, INT}),
     "determine_eligibility": frozenset({QA, C}),
     "record_consent": frozenset({C, INT}),
-    "withdraw_consent": frozenset({C, QA}),
+    # A withdrawal is often recorded at the clinic first and mirrored by its system.
+    "withdraw_consent": frozenset({C, QA, INT}),
     "record_collection": frozenset({T, C, INT}),
     "derive": frozenset({T}),
     "record_qc": frozenset({T, QA}),

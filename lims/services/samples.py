@@ -261,7 +261,8 @@ TEXT_FIELDS = ("intended_use", "recipient_id", "check_id", "box_id", "method", "
 
 def _check_words(data: dict[str, Any]) -> None:
     for name in TEXT_FIELDS:
-        if name in data and not (isinstance(data[name], str) and data[name].strip()):
+        value = data.get(name)
+        if value not in (None, "") and not isinstance(value, str):  # empty means not given
             raise Invalid(f"'{name}' must be text, e.g. an id or a name.")
     use = data.get("intended_use")
     if use is not None and use not in {u.value for u in workflow.Use}:

@@ -21,6 +21,12 @@ def record_scan(ctx: Context, payload: str, station: str) -> Scan:
     return scan
 
 
+def _seen(ctx: Context, payload: str, station: str, sample_id: str | None) -> Scan:
+    scan = record_scan(ctx, payload, station)
+    scan.sample_id = sample_id
+    return scan
+
+
 def resolve(ctx: Context, payload: str, station: str) -> Sample:
     """Find the sample a scan names, and record the scan (an unknown code too)."""
     permissions.require(ctx.actor.roles, "scan")
@@ -110,16 +116,18 @@ def batch(ctx: Context, payloads: list[str], station: str, event: str, *, mode: 
         signatures.check_password(ctx, signature.password)
         signature = replace(signature, verified=True)
     seen: set[str] = set()  # sample ids: the same tube typed two ways is still one tube
+    sightings: list[tuple[str, str | None]] = []  # (payload, sample id) to keep if refused
     results: list[dict[str, Any]] = []
     for i, payload in enumerate(payloads):
         tube_data = {k: v for k, v in data.items() if k != "positions"}
         if event == "cryopreserve" and "box_id" in data and "position" not in data:
             tube_data["position"] = positions[i] if positions else i + 1
         scan = record_scan(ctx, payload, station)  # seen, whatever happens to the tube
+        found: str | None = None
         savepoint = ctx.session.begin_nested()
         try:
             s = _lookup(ctx, payload)
-            scan.sample_id = s.id
+            found = scan.sample_id = s.id
             if s.id in seen:
                 raise Invalid("This tube was already scanned in this batch: scan each tube once.")
             seen.add(s.id)
@@ -134,13 +142,15 @@ def batch(ctx: Context, payloads: list[str], station: str, event: str, *, mode: 
                             "state": s.state})
         except DomainError as exc:
             savepoint.rollback()
+            scan.sample_id = found  # the rollback undid it: a refused tube was still seen
             results.append({"index": i, "payload": payload, "ok": False,
                             "error": exc.title, "detail": exc.detail})
+        sightings.append((payload, found))
     failed = [r for r in results if not r["ok"]]
     if failed and mode == "all_or_nothing":
         raise BatchRefused(
             f"{len(failed)} of {len(results)} tubes cannot be processed, so none was: "
             + "; ".join(f"tube {r['index'] + 1}: {r['detail']}" for r in failed[:5]),
             results=results,
-        ).keeping(lambda: [record_scan(ctx, p, station) for p in payloads])
+        ).keeping(lambda: [_seen(ctx, p, station, sid) for p, sid in sightings])
     return results

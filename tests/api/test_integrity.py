@@ -302,3 +302,50 @@ def test_a_collection_lasting_days_is_refused(api):
         "anticoagulant": "CPD", "collector": "me", "started_at": iso(end - timedelta(days=3)),
         "ended_at": iso(end)}), 422)
     assert "24 hours" in body["detail"]
+
+
+# --- found in the second review ---------------------------------------------------------
+
+
+def _code(sample: dict) -> str:
+    din, product, division = sample["code"].split("-")
+    return isbt.din_data_structure(din) + f"=<{product}V{division}"
+
+
+@pytest.mark.parametrize("mode", ["best_effort", "all_or_nothing"])
+def test_a_refused_tube_in_a_batch_is_still_seen_by_its_sample(api, mode):
+    mine, stranger = primary(api), primary(api)
+    r = api.post("/scans/batch", {
+        "payloads": [_code(mine), _code(stranger)], "station": "bench-9", "event": "receive",
+        "mode": mode, "expected_donor_id": mine["donor_id"]},
+        headers={"Idempotency-Key": f"b-{mode}"})
+    assert r.status_code == (200 if mode == "best_effort" else 409)
+    seen = api.get("/scans", params={"sample_id": stranger["id"]}).json()["items"]
+    assert [x["station"] for x in seen] == ["bench-9"]
+
+
+def test_optional_text_fields_may_be_null_or_empty(api):
+    s = primary(api)
+    step(api, s["id"], "receive")
+    out = step(api, s["id"], "start_culture", data={"method": None, "destination": ""})
+    assert out["state"] == "in_culture"
+
+
+@pytest.mark.parametrize(("method", "url", "body"), [
+    ("get", "/samples/abc%00def", None),
+    ("post", "/scans", {"payload": "abc\x00def", "station": "b"}),
+    ("post", "/locations", {"kind": "site", "name": "Cold\x00room"}),
+])
+def test_a_nul_character_is_a_clear_problem(api, method, url, body):
+    who = api.as_("coord") if url == "/locations" else api
+    r = who.get(url) if method == "get" else who.post(url, body)
+    assert r.status_code in (404, 422), r.text
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_the_hospital_system_mirrors_a_consent_withdrawal(api):
+    d = donor(api)
+    consent = api.get(f"/donors/{d['id']}").json()["consents"][0]
+    r = api.as_("hospital").post(f"/donors/{d['id']}/consents/{consent['id']}/withdrawal",
+                                 {"scopes": ["research"], "reason": "withdrawn at the clinic"})
+    assert r.status_code == 200, r.text
