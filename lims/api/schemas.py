@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -19,16 +20,22 @@ def _plausible(when: datetime) -> datetime:
         raise ValueError(exc.detail) from None
 
 
-def _finite(value: Any) -> Any:
-    """Free-form data (parameters, results) must not smuggle in NaN or Infinity."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("NaN and Infinity are not quantities a lab records")
+def _leaves(value: Any) -> Iterator[Any]:
+    """Every plain value inside nested JSON (objects and lists)."""
     if isinstance(value, dict):
         for v in value.values():
-            _finite(v)
+            yield from _leaves(v)
     elif isinstance(value, list):
         for v in value:
-            _finite(v)
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def _finite(value: Any) -> Any:
+    """Free-form data (parameters, results) must not smuggle in NaN or Infinity."""
+    if any(isinstance(v, float) and not math.isfinite(v) for v in _leaves(value)):
+        raise ValueError("NaN and Infinity are not quantities a lab records")
     return value
 
 
@@ -51,17 +58,6 @@ class Problem(BaseModel):
     request_id: str | None = None
 
 
-def _no_nul(value: Any) -> None:
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("text must not contain a NUL character (a scanner or copy glitch)")
-    if isinstance(value, dict):
-        for v in value.values():
-            _no_nul(v)
-    elif isinstance(value, list):
-        for v in value:
-            _no_nul(v)
-
-
 class In(BaseModel):
     """Request bodies: NaN and Infinity are not quantities a lab measures, and a NUL
     character is never text (PostgreSQL cannot even store it)."""
@@ -71,7 +67,8 @@ class In(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _refuse_nul(cls, data: Any) -> Any:
-        _no_nul(data)
+        if any(isinstance(v, str) and "\x00" in v for v in _leaves(data)):
+            raise ValueError("text must not contain a NUL character (a scanner or copy glitch)")
         return data
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
+from lims.domain import isbt
+
 _n = count(1)
 
 
@@ -46,6 +48,12 @@ def primary(api, **kw) -> dict:
     c = collection(api, d["id"], **{k: v for k, v in kw.items()
                                     if k in ("source", "hours_ago", "volume")})
     return c["samples"][0]
+
+
+def scan_code(sample: dict) -> str:
+    """What the label of an allogeneic (unrelated donor) sample carries: DIN + product."""
+    din, product, division = sample["code"].split("-")
+    return isbt.din_data_structure(din) + f"=<{product}V{division}"
 
 
 def step(api, sample_id: str, event: str, user="tech", **body) -> dict:

@@ -10,7 +10,7 @@ import zxingcpp
 from PIL import Image
 
 from lims.domain import isbt
-from tests.api.helpers import box, collection, donor, primary, step
+from tests.api.helpers import box, collection, donor, primary, scan_code, step
 
 
 def _payload(api, sample: dict) -> str:
@@ -129,7 +129,8 @@ def test_box_of_96_with_one_foreign_tube(api):
     stranger = primary(api)
     step(api, stranger["id"], "receive")
     b = box(api, rows=8, cols=12)
-    payloads = [_code(k) for k in kids[:40]] + [_code(stranger)] + [_code(k) for k in kids[40:]]
+    payloads = [scan_code(k) for k in kids]
+    payloads.insert(40, scan_code(stranger))  # the 41st tube belongs to another donor
     body = {"payloads": payloads, "station": "bench-1", "event": "cryopreserve",
             "data": {"box_id": b["id"]}, "expected_donor_id": donor_id}
 
@@ -153,11 +154,6 @@ def test_box_of_96_with_one_foreign_tube(api):
     third = api.post("/scans/batch", {**body, "mode": "best_effort"},
                      headers={"Idempotency-Key": "box-2"})
     assert third.json()["applied"] == 0
-
-
-def _code(sample: dict) -> str:
-    din, product, division = sample["code"].split("-")
-    return isbt.din_data_structure(din) + f"=<{product}V{division}"
 
 
 def test_every_scan_is_recorded_even_an_unknown_code(api):

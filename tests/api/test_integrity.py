@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lims.domain import isbt
-from tests.api.helpers import box, collection, donor, iso, primary, step
+from tests.api.helpers import box, collection, donor, iso, primary, scan_code, step
 
 SIGN = {"password": "correct-horse-42", "meaning": "released"}
 PERFORMED = {"password": "correct-horse-42", "meaning": "performed"}
@@ -141,8 +140,7 @@ def test_volume_changes_only_where_it_is_measured(api):
 
 def test_the_same_tube_typed_two_ways_is_one_tube_in_a_batch(api):
     s = primary(api)
-    din, product, division = s["code"].split("-")
-    code = isbt.din_data_structure(din) + f"=<{product}V{division}"
+    code = scan_code(s)
     r = api.post("/scans/batch", {"payloads": [code, "]Q1" + code + "\r\n"], "station": "b",
                                   "event": "receive", "mode": "best_effort"},
                  headers={"Idempotency-Key": "twice"})
@@ -307,17 +305,12 @@ def test_a_collection_lasting_days_is_refused(api):
 # --- found in the second review ---------------------------------------------------------
 
 
-def _code(sample: dict) -> str:
-    din, product, division = sample["code"].split("-")
-    return isbt.din_data_structure(din) + f"=<{product}V{division}"
-
-
 @pytest.mark.parametrize("mode", ["best_effort", "all_or_nothing"])
 def test_a_refused_tube_in_a_batch_is_still_seen_by_its_sample(api, mode):
     mine, stranger = primary(api), primary(api)
     r = api.post("/scans/batch", {
-        "payloads": [_code(mine), _code(stranger)], "station": "bench-9", "event": "receive",
-        "mode": mode, "expected_donor_id": mine["donor_id"]},
+        "payloads": [scan_code(mine), scan_code(stranger)], "station": "bench-9",
+        "event": "receive", "mode": mode, "expected_donor_id": mine["donor_id"]},
         headers={"Idempotency-Key": f"b-{mode}"})
     assert r.status_code == (200 if mode == "best_effort" else 409)
     seen = api.get("/scans", params={"sample_id": stranger["id"]}).json()["items"]

@@ -9,19 +9,17 @@ from sqlalchemy import func, select
 
 from lims.db.engine import unit_of_work
 from lims.db.tables import AppUser, SampleTransition
-from lims.domain import isbt
 from lims.domain.errors import IllegalTransition
 from lims.services import samples, scanning, users
 from lims.services.context import SYSTEM, Context
-from tests.api.helpers import primary
+from tests.api.helpers import primary, scan_code
 from tests.conftest import actor_for
 from tests.db.test_concurrency import THREADS, connected, count, errors, ok, race
 
 
 def test_scan_then_act_applies_once_when_scans_collide(pg_url, api, engine, settings):
     s = primary(api)
-    din, product, division = s["code"].split("-")
-    payload = isbt.din_data_structure(din) + f"=<{product}V{division}"
+    payload = scan_code(s)
     tech = actor_for(engine, "tech")
 
     def work(i: int, barrier: threading.Barrier) -> str:
