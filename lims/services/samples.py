@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -141,10 +141,9 @@ def apply_event(
         )
     rule = workflow.transition(event)  # an unknown event is refused before any reading
     f = facts(ctx, sample, rule.guards, lock_donor=event in ("release", "distribute"))
-    box: Location | None = None
-    if event == "cryopreserve":
-        box, position = _storage_position(ctx, data)
-        f = workflow.SampleFacts(**{**f.__dict__, "has_storage_position": True})
+    if event == "cryopreserve":  # the position itself is checked once the step is allowed
+        f = replace(f, has_storage_position=bool(data.get("box_id"))
+                    and data.get("position") is not None)
     if signature is not None and not signature.verified:
         signatures.check_password(ctx, signature.password)
     outcome = workflow.decide(f, workflow.Request(
@@ -152,6 +151,7 @@ def apply_event(
         reason=reason, intended_use=data.get("intended_use"), signed=signature is not None,
         signature_meaning=signature.meaning if signature else None, internal=internal,
     ))
+    box = _storage_position(ctx, data) if event == "cryopreserve" else None
     before = snapshot(sample)
     _effects(ctx, sample, event, reason, data, outcome.deviation)
     if box is not None:
@@ -177,7 +177,7 @@ def apply_event(
     return sample
 
 
-def _storage_position(ctx: Context, data: dict[str, Any]) -> tuple[Location, int]:
+def _storage_position(ctx: Context, data: dict[str, Any]) -> Location:
     box_id, position = data.get("box_id"), data.get("position")
     if not box_id or position is None:
         raise Invalid("Freezing needs a storage position: give 'box_id' and 'position'.")
@@ -190,7 +190,7 @@ def _storage_position(ctx: Context, data: dict[str, Any]) -> tuple[Location, int
     taken = queries.position_taken(ctx.session, box.id, position)
     if taken is not None:
         raise Conflict(f"{box.path}, position {position} already holds sample {taken.code}.")
-    return box, position
+    return box
 
 
 def _effects(ctx: Context, sample: Sample, event: str, reason: str | None,
