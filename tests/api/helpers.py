@@ -28,12 +28,19 @@ def donor(api, *, donor_type="allogeneic", eligibility="eligible",
     return d
 
 
+def collection_body(donor_id: str, *, start: datetime | None = None,
+                    minutes: float = 8, **fields: object) -> dict:
+    """A valid collection request (ended an hour ago, 8 minutes long); override any field."""
+    start = start or datetime.now(UTC) - timedelta(hours=1, minutes=minutes)
+    return {"donor_id": donor_id, "source": "cord_blood", "site": "Maternity unit",
+            "started_at": iso(start), "ended_at": iso(start + timedelta(minutes=minutes)),
+            "volume_ml": 95.0, "anticoagulant": "CPD", "collector": "Midwife M.", **fields}
+
+
 def collection(api, donor_id: str, *, source="cord_blood", hours_ago: float = 2,
                volume=95.0, containers=None, external_ref=None) -> dict:
-    end = datetime.now(UTC) - timedelta(hours=hours_ago)
-    body = {"donor_id": donor_id, "source": source, "site": "Maternity unit",
-            "started_at": iso(end - timedelta(minutes=8)), "ended_at": iso(end),
-            "volume_ml": volume, "anticoagulant": "CPD", "collector": "Midwife M."}
+    start = datetime.now(UTC) - timedelta(hours=hours_ago, minutes=8)
+    body = collection_body(donor_id, start=start, source=source, volume_ml=volume)
     if containers:
         body["containers"] = containers
     if external_ref:

@@ -4,11 +4,19 @@ must be refused cleanly (never a 500)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from tests.api.helpers import box, collection, donor, iso, primary, scan_code, step
+from tests.api.helpers import (
+    box,
+    collection,
+    collection_body,
+    donor,
+    primary,
+    scan_code,
+    step,
+)
 
 SIGN = {"password": "correct-horse-42", "meaning": "released"}
 PERFORMED = {"password": "correct-horse-42", "meaning": "performed"}
@@ -151,11 +159,7 @@ def test_the_same_tube_typed_two_ways_is_one_tube_in_a_batch(api):
 
 def test_no_collection_without_consent(api):
     d = donor(api, scopes=())
-    end = datetime.now(UTC) - timedelta(hours=1)
-    body = _problem(api.post("/collections", {
-        "donor_id": d["id"], "source": "cord_blood", "site": "x", "volume_ml": 90,
-        "anticoagulant": "CPD", "collector": "me", "started_at": iso(end - timedelta(minutes=9)),
-        "ended_at": iso(end)}), 409)
+    body = _problem(api.post("/collections", collection_body(d["id"])), 409)
     assert "consent" in body["detail"]
 
 
@@ -163,10 +167,8 @@ def test_label_shows_the_collection_date_where_it_was_collected(api):
     d = donor(api)
     # 00:30 on the 26th in Auckland is still the 25th in Berlin (the lab's zone).
     start = datetime(2026, 11, 25, 11, 30, tzinfo=UTC)
-    r = api.post("/collections", {
-        "donor_id": d["id"], "source": "cord_blood", "site": "Auckland", "volume_ml": 90,
-        "anticoagulant": "CPD", "collector": "me", "started_at": iso(start),
-        "ended_at": iso(start + timedelta(minutes=8)), "local_timezone": "Pacific/Auckland"})
+    r = api.post("/collections", collection_body(d["id"], start=start, site="Auckland",
+                                                 local_timezone="Pacific/Auckland"))
     s = r.json()["samples"][0]
     zpl = api.get(f"/samples/{s['id']}/label", params={"format": "zpl"}).text
     assert "2026-11-26" in zpl and "2026-11-25" not in zpl
@@ -294,11 +296,8 @@ def test_an_aliquot_of_an_aliquot_of_an_aliquot_gets_a_free_division(api):
 
 def test_a_collection_lasting_days_is_refused(api):
     d = donor(api)
-    end = datetime.now(UTC) - timedelta(hours=1)
-    body = _problem(api.post("/collections", {
-        "donor_id": d["id"], "source": "cord_blood", "site": "x", "volume_ml": 90,
-        "anticoagulant": "CPD", "collector": "me", "started_at": iso(end - timedelta(days=3)),
-        "ended_at": iso(end)}), 422)
+    body = _problem(api.post("/collections", collection_body(d["id"], minutes=3 * 24 * 60)),
+                    422)
     assert "24 hours" in body["detail"]
 
 
