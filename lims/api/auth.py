@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
-from lims.api.deps import Auth, get_engine, get_settings
+from lims.api.deps import Auth, get_engine, get_settings, request_context
 from lims.api.problems import problem, responses
 from lims.api.schemas import In
 from lims.db import queries
 from lims.db.engine import unit_of_work
 from lims.db.tables import ApiKey, AppUser
 from lims.services import users
-from lims.services.context import SYSTEM, Context
+from lims.services.context import SYSTEM
 
 router = APIRouter(tags=["auth"])
 
@@ -53,9 +53,7 @@ def sign_in(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends
     settings = get_settings(request)
     # Own transaction: a failed attempt must be recorded even though we answer 401.
     with unit_of_work(get_engine(request)) as session:
-        ctx = Context(session=session, actor=SYSTEM, settings=settings,
-                      request_id=getattr(request.state, "request_id", None),
-                      client_addr=request.client.host if request.client else None)
+        ctx = request_context(request, session, SYSTEM)
         user, result = users.sign_in(ctx, form.username, form.password)
     if user is None:
         detail = ("Too many failed sign-ins: this account is locked for a while."

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from lims.config import Settings
 from lims.db.engine import unit_of_work
@@ -26,17 +27,21 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+ANONYMOUS = Actor(id="anonymous", name="anonymous", roles=frozenset())
+
+
+def request_context(request: Request, session: Session, actor: Actor = ANONYMOUS) -> Context:
+    """The Context of one request: who, from where, with which request id."""
+    return Context(session=session, actor=actor, settings=get_settings(request),
+                   request_id=getattr(request.state, "request_id", None),
+                   client_addr=request.client.host if request.client else None)
+
+
 def _transaction(request: Request) -> Iterator[Context]:
     """One transaction per request, committed when the route returns and before the
     response is sent (scope="function"), rolled back if anything raises."""
     with unit_of_work(get_engine(request)) as session:
-        yield Context(
-            session=session,
-            actor=Actor(id="anonymous", name="anonymous", roles=frozenset()),
-            settings=get_settings(request),
-            request_id=getattr(request.state, "request_id", None),
-            client_addr=request.client.host if request.client else None,
-        )
+        yield request_context(request, session)
 
 
 def _signed_in(
