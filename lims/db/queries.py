@@ -19,6 +19,7 @@ from lims.db.tables import (
     Location,
     ProcessingStep,
     QcResult,
+    Recipient,
     Sample,
     SampleTransition,
     Scan,
@@ -330,3 +331,9 @@ def sample_list_query(*, state: str | None = None, source: str | None = None,
                 & (Sample.processing_due_at < now))  # type: ignore[operator]
         q = q.where(late if overdue else ~late | Sample.processing_due_at.is_(None))  # type: ignore[union-attr]
     return q
+
+
+def recipient_of_donor(session: Session, donor_id: str) -> Recipient | None:
+    """The patient record of a donor (autologous: the donor is the recipient)."""
+    q = select(Recipient).where(Recipient.donor_id == donor_id)
+    return session.execute(q).scalar_one_or_none()

@@ -92,3 +92,9 @@ def check_kind(kind: str, source: Source) -> None:
         raise Invalid(
             f"A {kind} sample cannot come from {source.value.replace('_', ' ')}."
         )
+
+
+def methods_by_source() -> dict[str, tuple[str, ...]]:
+    """Source -> the processing methods validated for it (what a form offers)."""
+    return {s.value: tuple(sorted(m for m, fits in METHODS.items() if s in fits))
+            for s in Source}

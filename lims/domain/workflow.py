@@ -1,8 +1,11 @@
 """The sample state machine: one declarative table, read by everything else.
 
-Every change of a sample's state goes through `decide()`. The API, the workflow diagram,
+Every change of a sample's state goes through this table. A row says everything an event
+requires and does: the states it leaves and reaches, who may apply it, whether it needs a
+reason or a signature (and what the signature may mean), the data it takes, the guards
+that must pass, and its effect. The API, the forms of the bench page, the workflow diagram,
 the allowed events on a sample card and the exhaustive tests are all derived from
-`TRANSITIONS`, so the table is the single place to review the permitted sequence of steps
+`TRANSITIONS`, so it is the single place to review the permitted sequence of steps
 (21 CFR 11.10(f)).
 
 The hold (quarantine) flag is orthogonal to the state: it is set and lifted by its own
@@ -11,171 +14,153 @@ events, and a transition can require that the sample is (not) on hold.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
+from typing import Any
 
-from lims.domain.errors import GuardFailed, IllegalTransition, Invalid, NotPermitted
-
-
-class State(StrEnum):
-    registered = "registered"
-    collected = "collected"
-    in_transit = "in_transit"
-    received = "received"
-    rejected = "rejected"
-    in_processing = "in_processing"
-    processed = "processed"
-    in_culture = "in_culture"
-    cryopreserved = "cryopreserved"
-    thawed = "thawed"
-    released = "released"
-    distributed = "distributed"
-    administered = "administered"
-    discarded = "discarded"
-    consumed = "consumed"
-
-
-FINAL_STATES = frozenset({State.administered, State.discarded, State.consumed})
-NON_FINAL = frozenset(State) - FINAL_STATES
-# Material physically in the lab that can be split into aliquots or derived products.
-DERIVABLE_STATES = frozenset(
-    {State.received, State.in_processing, State.processed, State.in_culture, State.thawed}
-)
-# Before processing starts, the processing window runs: these samples can be overdue.
-AWAITING_PROCESSING = frozenset(
-    {State.registered, State.collected, State.in_transit, State.received}
+from lims.domain import eventdata, sources
+from lims.domain.errors import DomainError, GuardFailed, IllegalTransition, Invalid, NotPermitted
+from lims.domain.eventdata import DataField
+from lims.domain.guards import GUARDS, Request, SampleFacts, late
+from lims.domain.states import (
+    AWAITING_PROCESSING,
+    DERIVABLE_STATES,
+    DISTRIBUTION_USES,
+    FINAL_STATES,
+    NON_FINAL,
+    Meaning,
+    Role,
+    State,
+    Use,
 )
 
-
-class Role(StrEnum):
-    technician = "technician"
-    coordinator = "coordinator"
-    qa = "qa"
-    admin = "admin"
-    integration = "integration"
+__all__ = ["AWAITING_PROCESSING", "DERIVABLE_STATES", "FINAL_STATES", "NON_FINAL", "GUARDS",
+           "Request", "SampleFacts", "Role", "State", "Use", "Meaning"]
 
 
-class Use(StrEnum):
-    """What material is used for; consent scopes name the same uses plus banking."""
+# --- what events record beyond the state change ------------------------------------------
 
-    clinical = "clinical"
-    research = "research"
-    banking = "banking"
+@dataclass(frozen=True)
+class StartStep:
+    """A processing step begins (method validated for the source)."""
+
+    method: str
+    parameters: Mapping[str, Any]
+    deviation_reason: str | None
 
 
 @dataclass(frozen=True)
-class SampleFacts:
-    """Everything the guards may look at, gathered by the service before deciding."""
+class EndStep:
+    """The open processing step ends with its results."""
 
-    state: State
-    on_hold: bool = False
-    donor_eligibility: str = "pending"
-    consent_scopes: frozenset[str] = frozenset()  # scopes of active (not withdrawn) consents
-    qc_results: tuple[str, ...] = ()  # "pass" | "fail" | "pending", one per QC test
-    open_excursions: int = 0  # temperature excursions QA has not reviewed
-    processing_due_at: datetime | None = None
-    processed_by: frozenset[str] = frozenset()  # user ids who performed processing steps
-    has_storage_position: bool = False
-    ever_thawed: bool = False  # thawed at any time: never refrozen, whatever came between
+    results: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
-class Request:
-    """Who asks for which event, when, why and with what data."""
+class UseBedsideCheck:
+    """The bedside check that allowed an administration cannot be used again."""
 
-    event: str
-    actor_id: str
-    roles: frozenset[str]
-    now: datetime
-    reason: str | None = None
-    intended_use: str | None = None
-    signed: bool = False
-    signature_meaning: str | None = None
-    internal: bool = False  # raised by the system itself (derivation), not by a person
+    check_id: str
 
 
-Guard = Callable[[SampleFacts, Request], str | None]
+Record = StartStep | EndStep | UseBedsideCheck
 
 
-def _donor_eligible(f: SampleFacts, r: Request) -> str | None:
-    if f.donor_eligibility != "eligible":
-        return (
-            f"the donor eligibility determination is '{f.donor_eligibility}', not 'eligible' "
-            "(21 CFR 1271.60: material stays in quarantine until the donor is eligible)"
-        )
-    return None
+@dataclass(frozen=True)
+class Changes:
+    """What an event changes on the sample, and what else it records."""
+
+    sample: dict[str, Any] = field(default_factory=dict)
+    records: tuple[Record, ...] = ()
 
 
-def _consent_for_use(f: SampleFacts, r: Request) -> str | None:
-    use = r.intended_use or Use.clinical
-    if use not in f.consent_scopes:
-        have = ", ".join(sorted(f.consent_scopes)) or "none"
-        return f"the donor has no active consent for {use} use (active consents: {have})"
-    return None
+Effect = Callable[[SampleFacts, Request, bool], Changes]
+EFFECTS: dict[str, Effect] = {}
 
 
-def _qc_passed(f: SampleFacts, r: Request) -> str | None:
-    if not f.qc_results:
-        return "no QC result is recorded for this sample"
-    if "fail" in f.qc_results:
-        return "a QC test failed"
-    if "pending" in f.qc_results:
-        return "a QC test is still pending"
-    return None
+def effect(*events: str) -> Callable[[Effect], Effect]:
+    """Register the effect of these events; the table is checked against the registry."""
+    def register(fn: Effect) -> Effect:
+        for e in events:
+            if e in EFFECTS:
+                raise ValueError(f"{e}: two effects")
+            EFFECTS[e] = fn
+        return fn
+    return register
 
 
-def _no_open_excursion(f: SampleFacts, r: Request) -> str | None:
-    if f.open_excursions:
-        return f"{f.open_excursions} temperature excursion(s) await QA review"
-    return None
+@effect("collect", "dispatch", "receive", "reject", "thaw", "release", "discard", "consume")
+def _state_only(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    return Changes()
 
 
-def _not_own_processing(f: SampleFacts, r: Request) -> str | None:
-    # Two-person rule: whoever processed the product may not also release it.
-    if r.actor_id in f.processed_by:
-        return "you processed this product; release needs a second person from QA"
-    return None
+@effect("start_processing", "start_culture")
+def _start_step(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    step = StartStep(method=r.data["method"], parameters=r.data.get("parameters") or {},
+                     deviation_reason=r.reason if deviation else None)
+    culture = {"passage": 0} if r.event == "start_culture" else {}
+    return Changes(sample=culture, records=(step,))
 
 
-def _late(f: SampleFacts, now: datetime) -> bool:
-    """Past the processing window of the collection, and processing has not begun yet."""
-    return bool(f.state in AWAITING_PROCESSING and f.processing_due_at
-                and now > f.processing_due_at)
+@effect("complete_processing", "harvest_culture")
+def _end_step(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    return Changes(records=(EndStep(results=r.data.get("results") or {}),))
 
 
-def _within_window_or_deviation(f: SampleFacts, r: Request) -> str | None:
-    if _late(f, r.now) and not (r.reason and r.reason.strip()):
-        return (
-            "the processing window closed at "
-            f"{f.processing_due_at:%Y-%m-%d %H:%M} UTC; give a deviation reason to proceed"
-        )
-    return None
+@effect("passage")
+def _passage(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    return Changes(sample={"passage": (f.passage or 0) + 1})
 
 
-def _never_thawed(f: SampleFacts, r: Request) -> str | None:
-    if f.ever_thawed:
-        return "this sample was thawed before, and thawed material is never refrozen"
-    return None
+@effect("cryopreserve")
+def _store(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    return Changes(sample={"location_id": r.data["box_id"], "position": r.data["position"]})
 
 
-def _has_storage_position(f: SampleFacts, r: Request) -> str | None:
-    if not f.has_storage_position:
-        return "choose a storage position (box and position) for the frozen sample"
-    return None
+@effect("distribute")
+def _distribute(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    recipient = f.own_recipient_id if f.donor_type == "autologous" else \
+        r.data.get("recipient_id")
+    return Changes(sample={"recipient_id": recipient, "intended_use": r.data["intended_use"],
+                           "distributed_to": r.data.get("destination")})
 
 
-GUARDS: dict[str, Guard] = {
-    "donor_eligible": _donor_eligible,
-    "consent_for_use": _consent_for_use,
-    "qc_passed": _qc_passed,
-    "no_open_excursion": _no_open_excursion,
-    "not_own_processing": _not_own_processing,
-    "within_window_or_deviation": _within_window_or_deviation,
-    "has_storage_position": _has_storage_position,
-    "never_thawed": _never_thawed,
-}
+@effect("administer")
+def _administer(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    return Changes(records=(UseBedsideCheck(r.data["check_id"]),))
+
+
+@effect("place_hold")
+def _hold(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    if r.reason and len(r.reason) > 500:
+        raise Invalid("Keep the hold reason under 500 characters; details go in QA records.")
+    return Changes(sample={"hold_reason": r.reason})
+
+
+@effect("lift_hold")
+def _lift(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    return Changes(sample={"hold_reason": None})
+
+
+# --- the data events take ----------------------------------------------------------------
+
+def _measure(name: str, label: str, unit: str, maximum: float | None = None) -> DataField:
+    return DataField(name, "number", label, unit=unit, minimum=0, maximum=maximum, sets=name)
+
+
+VOLUME = _measure("volume_ml", "Volume", "mL")
+CELLS = _measure("cell_count", "Total nucleated cells", "cells")
+VIABILITY = _measure("viability_pct", "Viability", "%", maximum=100)
+EXPIRY = DataField("expires_at", "datetime", "Expiry date and time", sets="expires_at")
+MEASURES = (VOLUME, CELLS, VIABILITY, EXPIRY)
+PARAMETERS = DataField("parameters", "object", "Method parameters")
+RESULTS = DataField("results", "object", "Results")
+
+
+def _method(default: str | None = None) -> DataField:
+    return DataField("method", "choice", "Processing method", required=default is None,
+                     choices=tuple(sorted(sources.METHODS)),
+                     choices_by_source=sources.methods_by_source(), default=default)
 
 
 @dataclass(frozen=True)
@@ -192,13 +177,20 @@ class Transition:
     hold: bool | None = None
     sets_hold: bool | None = None  # the event sets (True) or lifts (False) the hold flag
     # What a signature on this event may mean (Part 11: the meaning is part of the record).
-    meanings: frozenset[str] = frozenset({"performed", "reviewed", "approved"})
+    meanings: frozenset[Meaning] = frozenset(
+        {Meaning.performed, Meaning.reviewed, Meaning.approved})
     internal: bool = False  # only the system applies it; never offered, never requested
+    fields: tuple[DataField, ...] = ()  # the data the event takes
+    frees_position: bool = False  # the material leaves its storage position
 
     def __post_init__(self) -> None:
         unknown = set(self.guards) - GUARDS.keys()
         if unknown:
             raise ValueError(f"{self.event}: unknown guards {unknown}")
+
+    @property
+    def effect(self) -> Effect:
+        return EFFECTS[self.event]
 
 
 def _s(*states: State) -> frozenset[State]:
@@ -218,42 +210,65 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("dispatch", _s(S.collected), S.in_transit, _r(T, C, INT),
                "Handed to a courier in a validated shipper."),
     Transition("receive", _s(S.collected, S.in_transit), S.received, _r(T),
-               "Receipt check passed: temperature, container integrity, labels match."),
+               "Receipt check passed: temperature, container integrity, labels match.",
+               fields=(VOLUME, EXPIRY)),
     Transition("reject", _s(S.collected, S.in_transit), S.rejected, _r(T, QA),
-               "Receipt check failed.", needs_reason=True, needs_signature=True),
+               "Receipt check failed.", needs_reason=True, needs_signature=True,
+               frees_position=True),
     Transition("start_processing", _s(S.received, S.thawed), S.in_processing, _r(T),
                "Isolation or processing begins (method validated for the source).",
-               guards=("within_window_or_deviation",)),
+               guards=("within_window_or_deviation",), fields=(_method(), PARAMETERS)),
     Transition("complete_processing", _s(S.in_processing), S.processed, _r(T),
-               "Processing finished; results recorded."),
+               "Processing finished; results recorded.", fields=(RESULTS, *MEASURES)),
     Transition("start_culture", _s(S.received, S.processed, S.thawed), S.in_culture, _r(T),
                "Cells plated for culture expansion (passage 0).",
-               guards=("within_window_or_deviation",)),
+               guards=("within_window_or_deviation",),
+               fields=(_method(default="plastic_adherence"), PARAMETERS)),
     Transition("passage", _s(S.in_culture), None, _r(T),
-               "Culture passaged; the passage number goes up by one."),
+               "Culture passaged; the passage number goes up by one.",
+               fields=(DataField("flasks", "integer", "Flasks", minimum=1, maximum=1000),
+                       DataField("confluence_pct", "number", "Confluence", unit="%",
+                                 minimum=0, maximum=100), CELLS, VIABILITY)),
     Transition("harvest_culture", _s(S.in_culture), S.processed, _r(T),
-               "Cells harvested from culture."),
+               "Cells harvested from culture.", fields=(RESULTS, *MEASURES)),
     Transition("cryopreserve", _s(S.received, S.processed), S.cryopreserved, _r(T),
                "Frozen (controlled rate) and stored at a storage position.",
-               guards=("has_storage_position", "never_thawed")),
+               guards=("has_storage_position", "never_thawed"),
+               fields=(DataField("box_id", "id", "Box", required=True, refers_to="box"),
+                       DataField("position", "position", "Position in the box",
+                                 required=True, minimum=1),
+                       *MEASURES)),
     Transition("thaw", _s(S.cryopreserved), S.thawed, _r(T),
-               "Thawed for use. Thawed material is never refrozen."),
+               "Thawed for use. Thawed material is never refrozen.", fields=MEASURES,
+               frees_position=True),
     Transition("release", _s(S.processed, S.cryopreserved, S.thawed), S.released, _r(QA),
                "QA release for the intended use.", needs_signature=True, hold=False,
                guards=("donor_eligible", "consent_for_use", "qc_passed",
                        "no_open_excursion", "not_own_processing"),
-               meanings=frozenset({"released"})),
+               meanings=frozenset({Meaning.released}),
+               fields=(DataField("intended_use", "choice", "Intended use",
+                                 choices=tuple(Use)), EXPIRY)),
     # Eligibility again at distribution: a late positive donor test must stop the product.
     Transition("distribute", _s(S.released), S.distributed, _r(T, C),
                "Shipped to the clinic or requester.", hold=False,
-               guards=("donor_eligible", "consent_for_use", "no_open_excursion")),
+               guards=("donor_eligible", "consent_for_use", "no_open_excursion",
+                       "not_expired", "autologous_recipient"),
+               fields=(DataField("intended_use", "choice", "Intended use", required=True,
+                                 choices=tuple(DISTRIBUTION_USES)),
+                       DataField("recipient_id", "id", "Recipient", refers_to="recipient"),
+                       DataField("destination", "text", "Destination", max_length=120)),
+               frees_position=True),
     Transition("administer", _s(S.distributed), S.administered, _r(T, C),
-               "Given to the recipient (needs a matching bedside check).", hold=False),
+               "Given to the recipient (needs a matching bedside check).", hold=False,
+               guards=("bedside_match",),
+               # Not `required`: the guard's refusal says how to get a check.
+               fields=(DataField("check_id", "id", "Bedside check (scan wristband and "
+                                 "product first)", refers_to="bedside_check"),)),
     Transition("discard", NON_FINAL, S.discarded, _r(T, QA),
-               "Disposed of.", needs_reason=True, needs_signature=True),
+               "Disposed of.", needs_reason=True, needs_signature=True, frees_position=True),
     Transition("consume", DERIVABLE_STATES, S.consumed, _r(T),
                "The whole volume was used up (set automatically by derivation).",
-               internal=True),
+               internal=True, frees_position=True),
     Transition("place_hold", NON_FINAL, None, _r(T, C, QA),
                "Quarantine: blocks release and distribution.", needs_reason=True,
                hold=False, sets_hold=True),
@@ -264,12 +279,37 @@ TRANSITIONS: tuple[Transition, ...] = (
 BY_EVENT: dict[str, Transition] = {t.event: t for t in TRANSITIONS}
 EVENTS = tuple(BY_EVENT)
 
+# Checked at import, like guard names: every event has an effect, every effect an event.
+if set(EFFECTS) != set(BY_EVENT):
+    raise ValueError(f"events without an effect: {set(BY_EVENT) - set(EFFECTS)}; "
+                     f"effects without an event: {set(EFFECTS) - set(BY_EVENT)}")
+
+# Field name -> (events taking it, its declaration): answers data sent to the wrong event.
+_WHERE: dict[str, tuple[list[str], DataField]] = {}
+for _t in TRANSITIONS:
+    for _f in _t.fields:
+        _WHERE.setdefault(_f.name, ([], _f))[0].append(_t.event)
+
 
 def transition(event: str) -> Transition:
     try:
         return BY_EVENT[event]
     except KeyError:
         raise Invalid(f"Unknown event '{event}'. Known events: {', '.join(EVENTS)}.") from None
+
+
+def fields_of(event: str) -> tuple[DataField, ...]:
+    """The data fields an event takes (for forms, the API schema and integrators)."""
+    return transition(event).fields
+
+
+def choices_for(f: DataField, source: str | None) -> tuple[str, ...]:
+    return f.allowed(source)
+
+
+def check_data(event: str, data: Mapping[str, Any], source: str | None) -> dict[str, Any]:
+    """Clean values of the event's declared fields, or a refusal naming the field."""
+    return eventdata.validate(event, transition(event).fields, data, source, _WHERE)
 
 
 def _fits(t: Transition, state: State, on_hold: bool) -> bool:
@@ -300,8 +340,10 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def decide(facts: SampleFacts, request: Request) -> Outcome:
-    """Check an event against the table and the guards; raise or return the outcome."""
+def check_step(facts: SampleFacts, request: Request) -> Transition:
+    """State, hold, role, reason and the signature's presence and meaning: what the table
+    alone decides. Checked before the data, the password and the guards, so a request in
+    the wrong state is a conflict even if its password is mistyped."""
     t = transition(request.event)
     if t.internal and not request.internal:
         raise NotPermitted(f"'{t.event}' is recorded by the system itself "
@@ -329,16 +371,30 @@ def decide(facts: SampleFacts, request: Request) -> Outcome:
         raise Invalid(f"'{t.event}' needs a reason: say why in the 'reason' field.")
     if t.needs_signature and not request.signed:
         raise Invalid(f"'{t.event}' needs your electronic signature (re-enter your password).")
-    if t.needs_signature and request.signature_meaning not in t.meanings:
+    if request.signed and request.signature_meaning not in t.meanings:
         raise Invalid(f"A signature on '{t.event}' means {' or '.join(sorted(t.meanings))}, "
                       f"not '{request.signature_meaning}'.")
-    problems = [p for g in t.guards if (p := GUARDS[g](facts, request))]
+    return t
+
+
+def check_guards(t: Transition, facts: SampleFacts, request: Request) -> Outcome:
+    """The guards of the row, all of them, with every failing reason in one refusal."""
+    problems: list[str] = []
+    raised: list[DomainError] = []  # the request named something wrong: said after the rest
+    for g in t.guards:
+        try:
+            if p := GUARDS[g](facts, request):
+                problems.append(p)
+        except DomainError as exc:
+            raised.append(exc)
+    if raised and not problems:
+        raise raised[0]
     if problems:
         raise GuardFailed(
             f"Cannot {t.event.replace('_', ' ')}: " + "; ".join(problems) + ".",
             blocked_by=problems,
         )
-    deviation = "within_window_or_deviation" in t.guards and _late(facts, request.now)
+    deviation = "within_window_or_deviation" in t.guards and late(facts, request.now)
     return Outcome(
         transition=t,
         from_state=facts.state,
@@ -346,6 +402,24 @@ def decide(facts: SampleFacts, request: Request) -> Outcome:
         on_hold=facts.on_hold if t.sets_hold is None else t.sets_hold,
         deviation=deviation,
     )
+
+
+def decide(facts: SampleFacts, request: Request) -> Outcome:
+    """Check an event against the table and the guards; raise or return the outcome."""
+    return check_guards(check_step(facts, request), facts, request)
+
+
+def changes(outcome: Outcome, facts: SampleFacts, request: Request) -> Changes:
+    """What the event writes: its effect, the measured values its fields record, and the
+    storage position it frees. `request.data` holds the values `check_data` cleaned."""
+    t = outcome.transition
+    done = t.effect(facts, request, outcome.deviation)
+    sample = {f.sets: request.data[f.name] for f in t.fields
+              if f.sets and f.name in request.data}
+    sample.update(done.sample)
+    if t.frees_position:
+        sample.update(location_id=None, position=None)
+    return Changes(sample=sample, records=done.records)
 
 
 def mermaid() -> str:

@@ -10,7 +10,7 @@ from lims.db import queries
 from lims.db.tables import BedsideCheck, Donor, Recipient, Sample
 from lims.domain import identity, permissions
 from lims.domain.errors import Conflict, DomainError, Invalid
-from lims.services import audit, distribution, scanning
+from lims.services import audit, scanning
 from lims.services.context import Context
 
 
@@ -24,7 +24,7 @@ def register_recipient(ctx: Context, *, code: str, wristband_id: str,
         if donor.donor_type != "autologous":
             raise Invalid("Only an autologous donor is also the recipient; allogeneic products "
                           "are assigned to a recipient at distribution.")
-        if distribution.recipient_by_donor(ctx, donor_id):
+        if queries.recipient_of_donor(ctx.session, donor_id):
             raise Conflict(f"Donor {donor.code} is already registered as a recipient.")
     for col, value, what in ((Recipient.code, code, "code"),
                              (Recipient.wristband_id, wristband, "wristband")):

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from lims.db import queries
-from lims.db.tables import Collection, Donor, Location, ProcessingStep, Sample
+from lims.db.tables import (
+    BedsideCheck,
+    Collection,
+    Donor,
+    Location,
+    ProcessingStep,
+    Recipient,
+    Sample,
+)
 from lims.db.tables import SampleTransition as TransitionLog
-from lims.domain import clock, isbt, permissions, sources, workflow
+from lims.domain import isbt, permissions, sources, states, workflow
 from lims.domain.errors import Conflict, Invalid, StaleVersion
+from lims.domain.guards import BedsideFacts, StorageFacts
 from lims.domain.workflow import State
-from lims.services import audit, distribution, donors, signatures
+from lims.services import audit, donors, signatures
 from lims.services.context import Context
-
-# Where the volume is measured again (processing and culture results, formulation before
-# freezing, post-thaw); elsewhere only derivation changes it.
-MEASURES_VOLUME = {"complete_processing", "harvest_culture", "cryopreserve", "thaw"}
-# Leaving the freezer (or the lab) frees the storage position.
-LEAVES_POSITION = {"thaw", "distribute", "discard", "reject", "consume"}
 
 
 def snapshot(s: Sample) -> dict[str, Any]:
@@ -85,22 +87,31 @@ def create_sample(ctx: Context, *, collection: Collection, donor: Donor, kind: s
 
 
 def facts(ctx: Context, sample: Sample, guards: Iterable[str] = workflow.GUARDS, *,
-          lock_donor: bool = False) -> workflow.SampleFacts:
+          data: Mapping[str, Any] | None = None, lock_donor: bool = False
+          ) -> workflow.SampleFacts:
     """Gather what these guards look at, and nothing more: most events have no guard, so
-    most transitions read only the sample row.
+    most transitions read only the sample row. `data`: the event's cleaned data, whose
+    references (box, bedside check) some guards look at.
 
     `lock_donor`: a release or distribution reads the consents; locking the donor row
     makes a consent withdrawal at the same moment wait for it, or be seen by it.
     """
     need = set(guards)
-    found: dict[str, Any] = {"state": State(sample.state), "on_hold": sample.on_hold,
-                             "processing_due_at": sample.processing_due_at}
-    if lock_donor or need & {"donor_eligible", "consent_for_use"}:
+    data = data or {}
+    found: dict[str, Any] = {
+        "state": State(sample.state), "on_hold": sample.on_hold, "sample_id": sample.id,
+        "source": sample.source, "passage": sample.passage,
+        "processing_due_at": sample.processing_due_at, "expires_at": sample.expires_at}
+    if lock_donor or need & {"donor_eligible", "consent_for_use", "autologous_recipient"}:
         donor = queries.get(ctx.session, Donor, sample.donor_id, lock=lock_donor)
-        found["donor_eligibility"] = donor.eligibility
+        found.update(donor_eligibility=donor.eligibility, donor_code=donor.code,
+                     donor_type=donor.donor_type)
         if "consent_for_use" in need:
             found["consent_scopes"] = donors.active_scopes(
                 queries.consents_of(ctx.session, donor.id))
+        if "autologous_recipient" in need and donor.donor_type == "autologous":
+            own = queries.recipient_of_donor(ctx.session, donor.id)
+            found["own_recipient_id"] = own.id if own else None
     if "qc_passed" in need:
         found["qc_results"] = tuple(
             q.result for q in queries.latest_qc(ctx.session, sample.id).values())
@@ -113,7 +124,30 @@ def facts(ctx: Context, sample: Sample, guards: Iterable[str] = workflow.GUARDS,
         if "never_thawed" in need:
             # An aliquot of thawed material is thawed material: never refrozen either.
             found["ever_thawed"] = queries.last_thaw(ctx.session, family) is not None
+    if "has_storage_position" in need:
+        found.update(_storage(ctx, data))
+    if "bedside_match" in need and data.get("check_id"):
+        check = queries.get(ctx.session, BedsideCheck, data["check_id"], lock=True)
+        found["bedside"] = BedsideFacts(
+            sample_id=check.sample_id, match=check.match, reasons=tuple(check.reasons),
+            user_id=check.user_id, at=check.at, used=check.used_at is not None)
+        found["bedside_window"] = timedelta(minutes=ctx.settings.bedside_check_minutes)
     return workflow.SampleFacts(**found)
+
+
+def _storage(ctx: Context, data: Mapping[str, Any]) -> dict[str, Any]:
+    box_id, position = data.get("box_id"), data.get("position")
+    if not box_id or position is None:
+        return {"has_storage_position": False}
+    box = queries.get(ctx.session, Location, box_id)
+    taken = queries.position_taken(ctx.session, box.id, position)
+    return {"has_storage_position": True, "storage": StorageFacts(
+        path=box.path, kind=box.kind, rows=box.rows, cols=box.cols, position=position,
+        holder_code=taken.code if taken else None)}
+
+
+# What the references in event data name: loading one that does not exist is a 404.
+REFERENCES: dict[str, Any] = {"recipient": Recipient}
 
 
 @dataclass(frozen=True)
@@ -125,13 +159,12 @@ class SignatureInput:
 
 def apply_event(
     ctx: Context, sample_id: str, event: str, *, reason: str | None = None,
-    data: dict[str, Any] | None = None, expected_version: int | None = None,
+    data: Mapping[str, Any] | None = None, expected_version: int | None = None,
     signature: SignatureInput | None = None, internal: bool = False,
 ) -> Sample:
-    """Apply one event: lock, check the table and guards, write, log, audit, sign.
+    """Apply any declared event in one path: lock, check the state and the role, then the
+    data, then the password, then the guards; then the effect, the log and the audit entry.
     `internal`: the system itself applies it (consume after a derivation)."""
-    data = dict(data or {})
-    _check_words(data)
     sample = queries.get(ctx.session, Sample, sample_id, lock=True)
     if expected_version is not None and expected_version != sample.version:
         raise StaleVersion(
@@ -139,25 +172,28 @@ def apply_event(
             f"{expected_version}, now {sample.version}). Reload it and try again.",
             current_version=sample.version,
         )
-    rule = workflow.transition(event)  # an unknown event is refused before any reading
-    f = facts(ctx, sample, rule.guards, lock_donor=event in ("release", "distribute"))
-    if event == "cryopreserve":  # the position itself is checked once the step is allowed
-        f = replace(f, has_storage_position=bool(data.get("box_id"))
-                    and data.get("position") is not None)
+    ask = workflow.Request(
+        event=event, actor_id=ctx.actor.id, roles=ctx.actor.roles, now=ctx.now,
+        reason=reason, signed=signature is not None,
+        signature_meaning=signature.meaning if signature else None, internal=internal)
+    rule = workflow.check_step(workflow.SampleFacts(
+        state=State(sample.state), on_hold=sample.on_hold), ask)
+    clean = workflow.check_data(event, data or {}, sample.source)
+    ask = replace(ask, data=clean, intended_use=clean.get("intended_use"))
     if signature is not None and not signature.verified:
         signatures.check_password(ctx, signature.password)
-    outcome = workflow.decide(f, workflow.Request(
-        event=event, actor_id=ctx.actor.id, roles=ctx.actor.roles, now=ctx.now,
-        reason=reason, intended_use=data.get("intended_use"), signed=signature is not None,
-        signature_meaning=signature.meaning if signature else None, internal=internal,
-    ))
-    box = _storage_position(ctx, data) if event == "cryopreserve" else None
+    for f in rule.fields:  # a named record must exist before a guard looks at it
+        if f.refers_to in REFERENCES and f.name in clean:
+            queries.get(ctx.session, REFERENCES[f.refers_to], clean[f.name])
+    f = facts(ctx, sample, rule.guards, data=clean,
+              lock_donor=event in ("release", "distribute"))
+    outcome = workflow.check_guards(rule, f, ask)
+    change = workflow.changes(outcome, f, ask)
     before = snapshot(sample)
-    _effects(ctx, sample, event, reason, data, outcome.deviation)
-    if box is not None:
-        sample.location_id, sample.position = box.id, int(data["position"])
-    if event in LEAVES_POSITION:
-        sample.location_id = sample.position = None
+    for name, value in change.sample.items():
+        setattr(sample, name, value)
+    for record in change.records:
+        _write(ctx, sample, record)
     sample.state = outcome.to_state.value
     sample.on_hold = outcome.on_hold
     sample.version += 1
@@ -166,7 +202,7 @@ def apply_event(
     log = TransitionLog(
         sample_id=sample.id, event=event, from_state=outcome.from_state.value,
         to_state=outcome.to_state.value, actor_id=ctx.actor.id, actor_name=ctx.actor.name,
-        reason=reason, deviation=outcome.deviation, data=audit.hashing.jsonable(data),
+        reason=reason, deviation=outcome.deviation, data=audit.hashing.jsonable(clean),
         at=ctx.now, request_id=ctx.request_id,
     )
     ctx.session.add(log)
@@ -177,114 +213,22 @@ def apply_event(
     return sample
 
 
-def _storage_position(ctx: Context, data: dict[str, Any]) -> Location:
-    box_id, position = data.get("box_id"), data.get("position")
-    if not box_id or position is None:
-        raise Invalid("Freezing needs a storage position: give 'box_id' and 'position'.")
-    box = queries.get(ctx.session, Location, str(box_id))
-    if box.kind != "box" or not box.rows or not box.cols:
-        raise Invalid(f"{box.path} is not a box with positions.")
-    if (not isinstance(position, int) or isinstance(position, bool)
-            or not 1 <= position <= box.rows * box.cols):
-        raise Invalid(f"Position must be a number from 1 to {box.rows * box.cols} in {box.path}.")
-    taken = queries.position_taken(ctx.session, box.id, position)
-    if taken is not None:
-        raise Conflict(f"{box.path}, position {position} already holds sample {taken.code}.")
-    return box
-
-
-def _effects(ctx: Context, sample: Sample, event: str, reason: str | None,
-             data: dict[str, Any], deviation: bool) -> None:
-    """What each event records beyond the state change."""
-    src = sources.Source(sample.source)
-    if event in ("start_processing", "start_culture"):
-        method = data.get("method") or ("plastic_adherence" if event == "start_culture" else None)
-        if not isinstance(method, str):
-            raise Invalid("Say which method is used ('method' in data, e.g. density_gradient).")
-        sources.check_method(method, src)
+def _write(ctx: Context, sample: Sample, record: workflow.Record) -> None:
+    """Write what an effect records besides the sample itself."""
+    if isinstance(record, workflow.StartStep):
         ctx.session.add(ProcessingStep(
-            sample_id=sample.id, method=method, parameters=_mapping(data, "parameters"),
+            sample_id=sample.id, method=record.method, parameters=dict(record.parameters),
             operator_id=ctx.actor.id, started_at=ctx.now,
-            deviation_reason=reason if deviation else None,
-        ))
-        if event == "start_culture":
-            sample.passage = 0
-    elif event in ("complete_processing", "harvest_culture"):
+            deviation_reason=record.deviation_reason))
+    elif isinstance(record, workflow.EndStep):
         step = queries.open_step(ctx.session, sample.id)
         if step is not None:
-            step.ended_at, step.results = ctx.now, _mapping(data, "results")
+            step.ended_at, step.results = ctx.now, dict(record.results)
             ctx.session.add(step)
-    elif event == "distribute":
-        use = data.get("intended_use")
-        if use not in ("clinical", "research"):
-            raise Invalid("Say what the product is distributed for: intended_use 'clinical' "
-                          "or 'research'.")
-        recipient = distribution.recipient_for_distribution(ctx, sample, data)
-        sample.recipient_id = recipient.id if recipient else None
-        sample.intended_use = use
-        sample.distributed_to = str(data.get("destination") or "")[:120] or None
-    elif event == "administer":
-        distribution.use_check(ctx, sample, data.get("check_id"))
-    elif event == "passage":
-        sample.passage = (sample.passage or 0) + 1
-    elif event == "place_hold":
-        if reason and len(reason) > 500:
-            raise Invalid("Keep the hold reason under 500 characters; details go in QA records.")
-        sample.hold_reason = reason
-    elif event == "lift_hold":
-        sample.hold_reason = None
-    for measure in ("cell_count", "viability_pct"):
-        if measure in data:
-            setattr(sample, measure, _positive(data[measure], measure))
-    if "volume_ml" in data:
-        # The volume changes only where it is measured; derivation accounts for the rest.
-        if event not in MEASURES_VOLUME:
-            raise Invalid(f"The volume is measured at {', '.join(sorted(MEASURES_VOLUME))}, "
-                          f"not at '{event}'.")
-        sample.volume_ml = _positive(data["volume_ml"], "volume_ml")
-    if "expires_at" in data:
-        sample.expires_at = _aware(data["expires_at"], "expires_at")
-
-
-def _aware(value: Any, name: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise Invalid(f"'{name}' must be a date and time with its zone, e.g. "
-                      "2027-01-31T12:00:00+01:00.") from None
-    return clock.plausible(when, name)
-
-
-# Fields of `data` that name something: they must be text (ids, methods, places).
-TEXT_FIELDS = ("intended_use", "recipient_id", "check_id", "box_id", "method", "destination")
-
-
-def _check_words(data: dict[str, Any]) -> None:
-    for name in TEXT_FIELDS:
-        value = data.get(name)
-        if value not in (None, "") and not isinstance(value, str):  # empty means not given
-            raise Invalid(f"'{name}' must be text, e.g. an id or a name.")
-    use = data.get("intended_use")
-    if use is not None and use not in {u.value for u in workflow.Use}:
-        raise Invalid("'intended_use' is clinical, research or banking.")
-
-
-def _positive(value: Any, name: str) -> float:
-    try:
-        number = float(value) if isinstance(value, int | float) else math.nan
-    except OverflowError:  # a JSON integer with hundreds of digits
-        number = math.inf
-    if isinstance(value, bool) or not math.isfinite(number) or number < 0:
-        raise Invalid(f"'{name}' must be a number of 0 or more.")
-    return number
-
-
-def _mapping(data: dict[str, Any], name: str) -> dict[str, Any]:
-    value = data.get(name) or {}
-    if not isinstance(value, dict):
-        raise Invalid(f"'{name}' must be an object of names and values, e.g. "
-                      '{"g_force": 400, "minutes": 30}.')
-    return value
+    elif isinstance(record, workflow.UseBedsideCheck):
+        check = queries.get(ctx.session, BedsideCheck, record.check_id, lock=True)
+        check.used_at = ctx.now
+        ctx.session.add(check)
 
 
 def derive(ctx: Context, parent_id: str, *, kind: str | None, volume_ml: float,
@@ -343,5 +287,4 @@ def derive(ctx: Context, parent_id: str, *, kind: str | None, volume_ml: float,
 
 
 def is_overdue(sample: Sample, now: datetime) -> bool:
-    return bool(sample.processing_due_at and now > sample.processing_due_at
-                and State(sample.state) in workflow.AWAITING_PROCESSING)
+    return states.is_overdue(sample.state, sample.processing_due_at, now)

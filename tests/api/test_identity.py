@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from lims.db.engine import unit_of_work
+from lims.db.tables import Sample
 from tests.api.helpers import collection, donor, step
 
 SIGN = {"password": "correct-horse-42", "meaning": "released"}
@@ -81,13 +83,15 @@ def test_autologous_product_is_never_distributed_to_another_patient(api):
 
 
 @pytest.mark.parametrize("case", ["not_released", "other_site", "expired", "thawed", "on_hold"])
-def test_every_mismatch_reason_comes_from_a_real_case(api, settings, case):
-    expired = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    d, s = _released(api, **({"expires_at": expired} if case == "expired" else {}))
+def test_every_mismatch_reason_comes_from_a_real_case(api, settings, engine, case):
+    d, s = _released(api)
     patient = _patient(api, f"R-{case}", f"WB-{case.upper().replace('_', '-')}")
     if case != "not_released":
         step(api, s["id"], "distribute", user="coord", data={
             "intended_use": "clinical", "recipient_id": patient["id"], "destination": "Ward 3"})
+    if case == "expired":  # the expiry passes while the product is on its way to the ward
+        with unit_of_work(engine) as session:
+            session.get(Sample, s["id"]).expires_at = datetime.now(UTC) - timedelta(minutes=1)
     if case == "thawed":
         fresh = collection(api, d["id"])["samples"][0]
         step(api, fresh["id"], "receive")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lims.domain.errors import Conflict, GuardFailed, IllegalTransition, Invalid, NotPermitted
+from lims.domain.guards import BedsideFacts
 from lims.domain.workflow import (
     BY_EVENT,
     EVENTS,
@@ -101,6 +102,10 @@ def good_facts(state: State, **changes: object) -> SampleFacts:
         processing_due_at=None,
         processed_by=frozenset({"user-tech-1"}),
         has_storage_position=True,
+        sample_id="sample-1",
+        # A matching bedside check of this product, made by the asker a minute ago.
+        bedside=BedsideFacts(sample_id="sample-1", match=True, reasons=(), user_id=ACTOR,
+                             at=NOW - timedelta(minutes=1), used=False),
     )
     return dataclasses.replace(base, **changes)
 
