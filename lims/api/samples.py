@@ -19,10 +19,12 @@ from lims.api.schemas import (
     SignatureOut,
     TransitionIn,
     TransitionOut,
+    step_data,
 )
 from lims.db import queries
 from lims.db.tables import Collection, Donor, Sample
 from lims.domain import workflow
+from lims.domain.sources import Source
 from lims.domain.workflow import State
 from lims.services import lineage, qc, samples
 from lims.services.context import Context
@@ -51,8 +53,7 @@ def etag(s: Sample) -> str:
 def list_samples(
     ctx: Auth,
     state: State | None = None,
-    source: Annotated[str | None, Query(pattern="^(bone_marrow|adipose_tissue|cord_blood)$")]
-    = None,
+    source: Source | None = None,
     kind: str | None = None,
     donor_id: str | None = None,
     collection_id: str | None = None,
@@ -86,7 +87,8 @@ def apply_transition(sample_id: str, body: TransitionIn, ctx: Auth, expected: If
     """Apply an event of the workflow (see GET /workflow). Illegal steps answer 409 with
     the allowed events; a stale If-Match answers 412."""
     sig = samples.SignatureInput(**body.signature.model_dump()) if body.signature else None
-    s = samples.apply_event(ctx, sample_id, body.event, reason=body.reason, data=body.data,
+    s = samples.apply_event(ctx, sample_id, body.event, reason=body.reason,
+                            data=step_data(body),
                             expected_version=expected, signature=sig)
     response.headers["ETag"] = etag(s)
     return sample_out(ctx, s)

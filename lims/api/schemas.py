@@ -5,12 +5,23 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    create_model,
+    model_validator,
+)
 
-from lims.domain import clock
+from lims.domain import clock, sources, workflow
 from lims.domain.errors import DomainError
+from lims.domain.eventdata import DataField
+from lims.domain.states import Meaning, Use
 
 
 def _plausible(when: datetime) -> datetime:
@@ -43,8 +54,9 @@ def _finite(value: Any) -> Any:
 Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
 FreeData = Annotated[dict[str, Any], AfterValidator(_finite)]
 
-Source = Literal["bone_marrow", "adipose_tissue", "cord_blood"]
-Scope = Literal["clinical", "research", "banking"]
+# The vocabularies come from the domain, never restated here.
+Source = sources.Source
+Scope = Use
 
 
 class Problem(BaseModel):
@@ -199,14 +211,86 @@ class CollectionOut(Out):
 
 class SignatureIn(In):
     password: str = Field(min_length=1, description="Re-enter your password to sign")
-    meaning: Literal["performed", "reviewed", "approved", "released"]
+    meaning: Meaning = Field(description="What the signature means; each event allows "
+                                         "its own meanings (GET /workflow)")
 
 
-class TransitionIn(In):
-    event: str = Field(examples=["receive"])
-    reason: str | None = Field(default=None, max_length=1000)
-    data: FreeData = Field(default_factory=dict)
+def _field_type(f: DataField) -> Any:
+    """The JSON type of a declared event field. Strict: true is not a number."""
+    if f.type == "number":
+        return Annotated[float, Strict()]
+    if f.type in ("integer", "position"):
+        return Annotated[int, Strict()]
+    if f.type == "choice":
+        return Literal[tuple(f.choices)]
+    if f.type == "object":
+        return dict[str, Any]
+    return Annotated[str, Strict()]
+
+
+def _describe(f: DataField) -> str:
+    text = f.label + (f" ({f.unit})" if f.unit else "")
+    if f.choices_by_source:
+        text += ". Allowed per source: " + "; ".join(
+            f"{src}: {', '.join(c)}" for src, c in f.choices_by_source.items())
+    if f.refers_to:
+        text += f". The id of a {f.refers_to.replace('_', ' ')}"
+    return text + ("" if f.required else ". Optional")
+
+
+def _data_model(t: workflow.Transition) -> type[BaseModel]:
+    """The data of one event, generated from its declaration in the workflow table. Keys it
+    does not declare are refused by the service with the list of the keys it takes."""
+    fields: dict[str, Any] = {
+        f.name: (_field_type(f) | None, Field(
+            default=None, description=_describe(f), ge=f.minimum, le=f.maximum,
+            json_schema_extra={"format": "date-time"} if f.type == "datetime" else None))
+        for f in t.fields}
+    camel = "".join(w.title() for w in t.event.split("_"))
+    return create_model(f"{camel}Data", __config__=ConfigDict(
+        extra="allow", allow_inf_nan=False, json_schema_extra={"additionalProperties": False}),
+        **fields)
+
+
+class StepIn(In):
+    """What every step body has; each event's own model narrows `event` and `data`."""
+
+    event: str
+    reason: str | None = None
+    data: Any = None
     signature: SignatureIn | None = None
+
+
+def _step_model(t: workflow.Transition) -> type[StepIn]:
+    camel = "".join(w.title() for w in t.event.split("_"))
+    data = _data_model(t)
+    event: Any = Literal[t.event]
+    return create_model(
+        f"{camel}Step", __base__=StepIn, __doc__=t.description,
+        event=(event, ...),
+        reason=(str | None, Field(default=None, max_length=1000,
+                                  description="Required" if t.needs_reason else "Optional")),
+        data=(data, Field(default_factory=data)),
+        signature=(SignatureIn | None, Field(
+            default=None, description="Required: " + " or ".join(sorted(t.meanings))
+            if t.needs_signature else "Optional")),
+    )
+
+
+# One request body per event, told apart by `event` (an internal one is refused with why).
+STEP_MODELS = {t.event: _step_model(t) for t in workflow.TRANSITIONS}
+if TYPE_CHECKING:
+    TransitionIn = StepIn
+else:
+    TransitionIn = Annotated[Union[tuple(STEP_MODELS.values())],  # noqa: UP007
+                             Field(discriminator="event")]
+
+
+def step_data(body: Any) -> dict[str, Any]:
+    """The data a step body carries, as the service takes it (undeclared keys included,
+    so the service can name them)."""
+    data = body.data
+    return {**data.model_dump(exclude_unset=True), **(data.model_extra or {})}
 
 
 class DerivativesIn(In):

@@ -129,7 +129,7 @@ def facts(ctx: Context, sample: Sample, guards: Iterable[str] = workflow.GUARDS,
     if "bedside_match" in need and data.get("check_id"):
         check = queries.get(ctx.session, BedsideCheck, data["check_id"], lock=True)
         found["bedside"] = BedsideFacts(
-            sample_id=check.sample_id, match=check.match, reasons=tuple(check.reasons),
+            sample_id=check.sample_id or "", match=check.match, reasons=tuple(check.reasons),
             user_id=check.user_id, at=check.at, used=check.used_at is not None)
         found["bedside_window"] = timedelta(minutes=ctx.settings.bedside_check_minutes)
     return workflow.SampleFacts(**found)
@@ -182,13 +182,13 @@ def apply_event(
     ask = replace(ask, data=clean, intended_use=clean.get("intended_use"))
     if signature is not None and not signature.verified:
         signatures.check_password(ctx, signature.password)
-    for f in rule.fields:  # a named record must exist before a guard looks at it
-        if f.refers_to in REFERENCES and f.name in clean:
-            queries.get(ctx.session, REFERENCES[f.refers_to], clean[f.name])
-    f = facts(ctx, sample, rule.guards, data=clean,
-              lock_donor=event in ("release", "distribute"))
-    outcome = workflow.check_guards(rule, f, ask)
-    change = workflow.changes(outcome, f, ask)
+    for field in rule.fields:  # a named record must exist before a guard looks at it
+        if field.refers_to in REFERENCES and field.name in clean:
+            queries.get(ctx.session, REFERENCES[field.refers_to], clean[field.name])
+    known = facts(ctx, sample, rule.guards, data=clean,
+                  lock_donor=event in ("release", "distribute"))
+    outcome = workflow.check_guards(rule, known, ask)
+    change = workflow.changes(outcome, known, ask)
     before = snapshot(sample)
     for name, value in change.sample.items():
         setattr(sample, name, value)

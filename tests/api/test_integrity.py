@@ -319,7 +319,7 @@ def test_a_refused_tube_in_a_batch_is_still_seen_by_its_sample(api, mode):
 def test_optional_text_fields_may_be_null_or_empty(api):
     s = primary(api)
     step(api, s["id"], "receive")
-    out = step(api, s["id"], "start_culture", data={"method": None, "parameters": ""})
+    out = step(api, s["id"], "start_culture", data={"method": None, "parameters": None})
     assert out["state"] == "in_culture"
 
 
