@@ -23,25 +23,16 @@ from lims.api.schemas import (
 )
 from lims.db import queries
 from lims.db.tables import Collection, Donor, Sample
-from lims.domain import workflow
 from lims.domain.sources import Source
 from lims.domain.workflow import State
-from lims.services import lineage, qc, samples
+from lims.services import lineage, qc, samples, views
 from lims.services.context import Context
 
 router = APIRouter(prefix="/samples", tags=["samples"])
 
 
-def sample_out(ctx: Context, s: Sample, withdrawn: dict[str, list[str]] | None = None
-               ) -> SampleOut:
-    if withdrawn is None:
-        withdrawn = queries.withdrawn_scopes(ctx.session, [s.donor_id])
-    return SampleOut.model_validate(s).model_copy(update={
-        "din": s.code.split("-")[0],
-        "consent_withdrawn": withdrawn.get(s.donor_id, []),
-        "overdue": samples.is_overdue(s, ctx.now),
-        "allowed_events": workflow.allowed_events(State(s.state), s.on_hold, ctx.actor.roles),
-    })
+def sample_out(ctx: Context, s: Sample) -> SampleOut:
+    return SampleOut.model_validate(views.rows(ctx, [s])[0])
 
 
 def etag(s: Sample) -> str:
@@ -67,8 +58,8 @@ def list_samples(
         state=state.value if state else None, source=source, kind=kind, donor_id=donor_id,
         collection_id=collection_id, on_hold=on_hold, overdue=overdue, now=ctx.now)
     rows, nxt = queries.page(ctx.session, q, Sample, cursor, limit)
-    withdrawn = queries.withdrawn_scopes(ctx.session, [s.donor_id for s in rows])
-    return Page(items=[sample_out(ctx, s, withdrawn) for s in rows], next_cursor=nxt)
+    return Page(items=[SampleOut.model_validate(r) for r in views.rows(ctx, rows)],
+                next_cursor=nxt)
 
 
 @router.get("/{sample_id}", response_model=SampleOut, operation_id="get_sample",
@@ -77,7 +68,7 @@ def get_sample(sample_id: str, ctx: Auth, response: Response) -> SampleOut:
     """The sample card, with the events you may apply now and an ETag for If-Match."""
     s = queries.get(ctx.session, Sample, sample_id)
     response.headers["ETag"] = etag(s)
-    return sample_out(ctx, s)
+    return SampleOut.model_validate(views.card(ctx, s))
 
 
 @router.post("/{sample_id}/transitions", response_model=SampleOut,

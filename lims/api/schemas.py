@@ -180,6 +180,7 @@ class SampleOut(Out):
     processing_due_at: datetime | None
     expires_at: datetime | None
     overdue: bool = False
+    expired: bool = False
     consent_withdrawn: list[str] = Field(default_factory=list,
                                          description="Consent scopes the donor withdrew")
     recipient_id: str | None = None
@@ -190,6 +191,13 @@ class SampleOut(Out):
     created_at: datetime
     updated_at: datetime
     allowed_events: list[str] = []
+    # The card (GET /samples/{id}) adds what a person reads off the label and the bench.
+    identifier: str | None = Field(default=None, description="DIN as printed, without flags")
+    check: str | None = Field(default=None, description="ISBT 128 check character")
+    product: str | None = Field(default=None, description="Product name")
+    donor_code: str | None = None
+    location: str | None = Field(default=None, description="Storage path and position")
+    warnings: list[str] | None = Field(default=None, description="Warnings in words")
 
 
 class CollectionOut(Out):

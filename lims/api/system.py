@@ -37,17 +37,6 @@ def readiness(request: Request) -> JSONResponse:
 @router.get("/workflow", operation_id="workflow", responses=responses(401))
 def workflow_table(ctx: Auth) -> dict[str, Any]:
     """The sample state machine: states, every transition with its roles, reason,
-    signature and guards, and a Mermaid diagram drawn from the same table."""
-    return {
-        "states": [s.value for s in workflow.State],
-        "final_states": sorted(s.value for s in workflow.FINAL_STATES),
-        "transitions": [
-            {"event": t.event, "from": sorted(s.value for s in t.sources),
-             "to": t.target.value if t.target else None, "roles": sorted(t.roles),
-             "needs_reason": t.needs_reason, "needs_signature": t.needs_signature,
-             "guards": list(t.guards), "hold": t.hold, "sets_hold": t.sets_hold,
-             "description": t.description}
-            for t in workflow.TRANSITIONS
-        ],
-        "mermaid": workflow.mermaid(),
-    }
+    signature (and its meanings), guards, the data fields it takes (name, type, unit,
+    required, allowed values), and a Mermaid diagram drawn from the same table."""
+    return workflow.describe()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from lims.domain.errors import Invalid
+
 
 class State(StrEnum):
     registered = "registered"
@@ -67,6 +69,14 @@ class Meaning(StrEnum):
     reviewed = "reviewed"
     approved = "approved"
     released = "released"
+
+
+def check_meaning(what: str, meaning: str | None, allowed: frozenset[Meaning]) -> None:
+    """The one check of what a signature may mean for a step (a release is signed as
+    'released', a QC approval as 'approved', a discard as performed/reviewed/approved)."""
+    if meaning not in allowed:
+        raise Invalid(f"A signature on {what} means {' or '.join(sorted(allowed))}, "
+                      f"not '{meaning}'.")
 
 
 def is_overdue(state: str, processing_due_at: datetime | None, now: datetime) -> bool:

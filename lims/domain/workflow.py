@@ -32,6 +32,7 @@ from lims.domain.states import (
     Role,
     State,
     Use,
+    check_meaning,
 )
 
 __all__ = ["AWAITING_PROCESSING", "DERIVABLE_STATES", "FINAL_STATES", "NON_FINAL", "GUARDS",
@@ -371,9 +372,8 @@ def check_step(facts: SampleFacts, request: Request) -> Transition:
         raise Invalid(f"'{t.event}' needs a reason: say why in the 'reason' field.")
     if t.needs_signature and not request.signed:
         raise Invalid(f"'{t.event}' needs your electronic signature (re-enter your password).")
-    if request.signed and request.signature_meaning not in t.meanings:
-        raise Invalid(f"A signature on '{t.event}' means {' or '.join(sorted(t.meanings))}, "
-                      f"not '{request.signature_meaning}'.")
+    if request.signed:
+        check_meaning(f"'{t.event}'", request.signature_meaning, t.meanings)
     return t
 
 
@@ -420,6 +420,33 @@ def changes(outcome: Outcome, facts: SampleFacts, request: Request) -> Changes:
     if t.frees_position:
         sample.update(location_id=None, position=None)
     return Changes(sample=sample, records=done.records)
+
+
+def describe_field(f: DataField) -> dict[str, Any]:
+    return {"name": f.name, "type": f.type, "label": f.label, "unit": f.unit,
+            "required": f.required, "choices": list(f.choices),
+            "choices_by_source": {k: list(v) for k, v in (f.choices_by_source or {}).items()}
+            or None, "minimum": f.minimum, "maximum": f.maximum,
+            "refers_to": f.refers_to, "default": f.default}
+
+
+def describe() -> dict[str, Any]:
+    """The whole table as plain data, for integrators (GET /workflow) and pages."""
+    return {
+        "states": [s.value for s in State],
+        "final_states": sorted(s.value for s in FINAL_STATES),
+        "transitions": [
+            {"event": t.event, "from": sorted(s.value for s in t.sources),
+             "to": t.target.value if t.target else None, "roles": sorted(t.roles),
+             "needs_reason": t.needs_reason, "needs_signature": t.needs_signature,
+             "meanings": sorted(t.meanings) if t.needs_signature else [],
+             "guards": list(t.guards), "hold": t.hold, "sets_hold": t.sets_hold,
+             "internal": t.internal, "frees_position": t.frees_position,
+             "description": t.description, "fields": [describe_field(f) for f in t.fields]}
+            for t in TRANSITIONS
+        ],
+        "mermaid": mermaid(),
+    }
 
 
 def mermaid() -> str:

@@ -41,8 +41,9 @@ def run(ctx: Context, key: str | None, request: Any,
             savepoint.rollback()
             stored = _find(ctx, key)
         else:
-            answer = action()
-            record.status_code, record.response = 200, {"body": hashing.jsonable(answer)}
+            # The first answer reads exactly as every replay of it will.
+            answer = hashing.jsonable(action())
+            record.status_code, record.response = 200, {"body": answer}
             ctx.session.add(record)
             return answer, False
     assert stored is not None

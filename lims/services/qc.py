@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from lims.db import queries
 from lims.db.tables import QcResult, Sample
-from lims.domain import permissions, vocabulary
+from lims.domain import permissions, states, vocabulary
 from lims.domain.errors import Conflict, Invalid
+from lims.domain.states import Meaning
 from lims.services import audit, signatures
 from lims.services.context import Context
 from lims.services.samples import SignatureInput
@@ -38,8 +39,7 @@ def approve_qc(ctx: Context, sample_id: str, qc_id: str, signature: SignatureInp
         raise Invalid("This QC result belongs to another sample.")
     if qc.result == "pending":
         raise Conflict("A pending QC result cannot be approved: record the outcome first.")
-    if signature.meaning != "approved":
-        raise Invalid("A QC approval is signed with the meaning 'approved'.")
+    states.check_meaning("a QC approval", signature.meaning, frozenset({Meaning.approved}))
     signatures.check_password(ctx, signature.password)
     entry = audit.record(ctx, "qc_approved", "qc_result", qc.id, after={
         "sample_id": sample_id, "test": qc.test, "value": qc.value, "unit": qc.unit,

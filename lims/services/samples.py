@@ -18,7 +18,7 @@ from lims.db.tables import (
     Sample,
 )
 from lims.db.tables import SampleTransition as TransitionLog
-from lims.domain import isbt, permissions, sources, states, workflow
+from lims.domain import isbt, permissions, sources, workflow
 from lims.domain.errors import Conflict, Invalid, StaleVersion
 from lims.domain.guards import BedsideFacts, StorageFacts
 from lims.domain.workflow import State
@@ -285,6 +285,3 @@ def derive(ctx: Context, parent_id: str, *, kind: str | None, volume_ml: float,
                     reason=f"whole volume used for {', '.join(c.code for c in children)}")
     return children
 
-
-def is_overdue(sample: Sample, now: datetime) -> bool:
-    return states.is_overdue(sample.state, sample.processing_due_at, now)

@@ -6,11 +6,10 @@ from dataclasses import replace
 from typing import Any
 
 from lims.db import queries
-from lims.db.tables import Collection, Donor, Location, Sample, Scan
-from lims.domain import flags, isbt, permissions, workflow
+from lims.db.tables import Donor, Sample, Scan
+from lims.domain import isbt, permissions, workflow
 from lims.domain.errors import Conflict, DomainError, Invalid, NotFound
-from lims.domain.workflow import State
-from lims.services import donors, samples, signatures
+from lims.services import samples, signatures, views
 from lims.services.context import Context
 
 
@@ -60,38 +59,9 @@ def _lookup(ctx: Context, payload: str) -> Sample:
     return found[0]
 
 
-def tube_facts(ctx: Context, s: Sample, donor: Donor) -> flags.TubeFacts:
-    """Everything the warnings on a card or a label depend on."""
-    consents = queries.consents_of(ctx.session, donor.id)
-    return flags.TubeFacts(
-        autologous=donor.donor_type == "autologous", eligibility=donor.eligibility,
-        on_hold=s.on_hold, hold_reason=s.hold_reason, overdue=samples.is_overdue(s, ctx.now),
-        expired=bool(s.expires_at and s.expires_at < ctx.now),
-        withdrawn_scopes=tuple(sorted({w for c in consents for w in c.withdrawn_scopes})),
-        has_active_consent=bool(donors.active_scopes(consents)),
-        open_excursion=bool(queries.open_excursions(ctx.session, s.id)),
-    )
-
-
-def card(ctx: Context, s: Sample) -> dict[str, Any]:
-    """The sample card the bench screen shows after a scan."""
-    donor = queries.get(ctx.session, Donor, s.donor_id)
-    collection = queries.get(ctx.session, Collection, s.collection_id)
-    product = isbt.product_type(s.kind)
-    location = None
-    if s.location_id:
-        location = f"{queries.get(ctx.session, Location, s.location_id).path}, "\
-                   f"position {s.position}"
-    return {
-        "sample_id": s.id, "code": s.code, "din": collection.din,
-        "identifier": isbt.human_din(collection.din), "check": isbt.check_character(
-            collection.din), "product": product.class_name, "product_code": s.product_code,
-        "division": s.division, "kind": s.kind, "donor_code": donor.code, "state": s.state,
-        "on_hold": s.on_hold, "volume_ml": s.volume_ml, "location": location,
-        "custodian": s.custodian, "version": s.version,
-        "warnings": flags.card_lines(tube_facts(ctx, s, donor)),
-        "allowed_events": workflow.allowed_events(State(s.state), s.on_hold, ctx.actor.roles),
-    }
+# The card is the one sample read model (services/views.py); these names stay for callers.
+card = views.card
+tube_facts = views.tube_facts
 
 
 class BatchRefused(Conflict):
