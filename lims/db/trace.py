@@ -42,6 +42,11 @@ def locations(session: Session, ids: Iterable[str]) -> dict[str, Location]:
     return {x.id: x for x in session.execute(q).scalars()}
 
 
+def collections(session: Session, ids: Iterable[str]) -> dict[str, Collection]:
+    q = select(Collection).where(col(Collection.id).in_(set(ids)))
+    return {c.id: c for c in session.execute(q).scalars()}
+
+
 def collections_of_donor(session: Session, donor_id: str) -> list[Collection]:
     q = select(Collection).where(Collection.donor_id == donor_id).order_by(col(Collection.id))
     return list(session.execute(q).scalars())

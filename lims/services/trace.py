@@ -52,6 +52,7 @@ class _Family:
         self.qc = db.qc_results(s, ids)
         self.deviations = db.deviations(s, ids)
         self.excursions = db.excursions(s, ids)
+        self.collections = db.collections(s, {x.collection_id for x in items})
         qc_sample = {q.id: q.sample_id for q in self.qc}
         self.signed = db.signatures(s, ids + list(qc_sample))
         self.sample_of = {**{i: i for i in ids}, **qc_sample}  # signed record -> sample
@@ -152,11 +153,13 @@ class _Family:
         s = self.samples[step.sample_id]
         due = s.processing_due_at
         late = clock.elapsed(due, step.started_at) if due else None
+        ended = self.collections[s.collection_id].ended_at
         return {
             "sample_code": s.code, "kind": "processing window", "step": step.method,
             "started_at": step.started_at, "started_by": self._name(step.operator_id),
             "window_closed_at": due,
             "late_by": clock.hours(late) if late is not None else None,
+            "since_collection": clock.hours(clock.elapsed(ended, step.started_at)),
             "reason": step.deviation_reason,
         }
 
