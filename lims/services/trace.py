@@ -142,11 +142,11 @@ class _Family:
                 out[-1] |= {"lifted_at": t.at, "lifted_by": t.actor_name,
                             "lift_reason": t.reason}
         if s.on_hold and not (out and out[-1]["lifted_at"] is None):
-            # A derivative of a held sample is born on hold: no event placed its hold.
-            parent = self.samples.get(s.parent_id or "")
+            # A derivative of a held sample is born on hold: no event placed its hold. (Its
+            # parent is the line above it in the lineage.)
             out.append({"sample_code": s.code, "reason": s.hold_reason, "placed_at": s.created_at,
-                        "placed_by": f"held with its parent {parent.code if parent else ''}"
-                        .strip(), "lifted_at": None, "lifted_by": None, "lift_reason": None})
+                        "placed_by": "derivation from a held parent", "lifted_at": None,
+                        "lifted_by": None, "lift_reason": None})
         return out
 
     def _deviation(self, step: ProcessingStep) -> dict[str, Any]:
