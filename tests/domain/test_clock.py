@@ -69,3 +69,11 @@ def test_elapsed_counts_real_hours_across_the_dst_change() -> None:
     end = datetime(2026, 10, 26, 23, 0, tzinfo=BERLIN)
     assert hours(elapsed(start, end)) == "52 h"
     assert hours(elapsed(start.astimezone(UTC), end.astimezone(UTC))) == "52 h"
+
+
+def test_every_minute_of_the_night_clocks_go_back_reads_differently() -> None:
+    # 00:00-02:59 UTC on 25 October 2026: Berlin's 02:00-02:59 happens twice.
+    start = datetime(2026, 10, 25, 0, 0, tzinfo=UTC)
+    shown = [readable(start + timedelta(minutes=m), BERLIN) for m in range(180)]
+    assert len(set(shown)) == 180
+    assert shown.count("2026-10-25 02:00 CEST") == shown.count("2026-10-25 02:00 CET") == 1
