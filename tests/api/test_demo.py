@@ -79,7 +79,7 @@ def _pages_for_review(client: TestClient, token: str, by_code: dict) -> None:
         return
     out = Path(__file__).resolve().parents[1] / "artifacts" / "reports"
     out.mkdir(parents=True, exist_ok=True)
-    for code in ("BM-REL-2026-03", "MS-TRIAL-017", "CB-2026-0412"):
+    for code in ("BM-REL-2026-03", "MS-TRIAL-017"):  # the late marrow; weeks of culture
         pdf = client.get(f"/api/v1/donors/{by_code[code]['id']}/trace", params={
             "format": "pdf"}, headers={"Authorization": f"Bearer {token}"})
         assert pdf.status_code == 200
