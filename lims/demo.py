@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from lims.db import queries
 from lims.db.tables import AppUser, Sample
+from lims.demo_clock import Story
 from lims.domain.workflow import State
 from lims.services import collections, custody, donors, identity, labelling, qc, samples, users
 from lims.services.collections import Container
@@ -66,81 +67,96 @@ def load(ctx: Context) -> dict[str, Any]:
                                obtained_at=now - timedelta(days=30), obtained_by="Dr. Weber")
         return d
 
-    # 1. Cord blood unit for the public bank: volume reduction, cryopreserved, released.
+    # 1. Cord blood unit for the public bank: born at night nine days ago, volume reduction,
+    # cryopreserved, released once the 7-day sterility culture was negative.
     cb = donor("CB-2026-0412", "allogeneic", "eligible", ["banking", "clinical"])
+    day = Story.days_ago(now, 9, hour=2)
     _, (bag, m1, _m2) = collections.create_collection(
-        t, cb, source="cord_blood", site="Maternity unit", started_at=now - timedelta(hours=30),
-        ended_at=now - timedelta(hours=29, minutes=52), local_timezone="Europe/Berlin",
+        day.at(t, 0.3), cb, source="cord_blood", site="Maternity unit",
+        started_at=day.time(0), ended_at=day.time(0.13), local_timezone="Europe/Berlin",
         volume_ml=95, anticoagulant="CPD", collector="Midwife Meyer",
         containers=[Container("cord_blood", 95), Container("maternal_sample", 5),
                     Container("maternal_sample", 5)])
-    samples.apply_event(t, bag.id, "receive")
-    samples.apply_event(t, bag.id, "start_processing", data={
+    samples.apply_event(day.at(t, 4), bag.id, "receive")
+    samples.apply_event(day.at(t, 5), bag.id, "start_processing", data={
         "method": "volume_reduction", "parameters": {"reagent": "HES 6%", "lot": "H2291"}})
-    (product,) = samples.derive(t, bag.id, kind="cord_blood", volume_ml=25)
-    samples.derive(t, bag.id, kind="plasma", volume_ml=40)
-    samples.apply_event(t, bag.id, "complete_processing", data={"results": {"tnc": 1.6e9}})
-    (qc_aliquot,) = samples.derive(t, product.id, kind="qc_sample", volume_ml=1)
-    for test, value, unit in (("tnc", 1.5e9, "cells"), ("cd34", 4.1e6, "cells"),
-                              ("viability", 92, "%"), ("sterility", None, None)):
-        qc.record_qc(t, product.id, test=test, result="pass", value=value, unit=unit,
-                     specification=None)
-    cryo(t, product.id)
-    samples.apply_event(qa, product.id, "release", data={"intended_use": "clinical"},
-                        signature=sign)
-    samples.apply_event(t, m1.id, "receive")
+    (product,) = samples.derive(day.at(t, 6), bag.id, kind="cord_blood", volume_ml=25)
+    samples.derive(day.at(t, 6), bag.id, kind="plasma", volume_ml=40)
+    samples.apply_event(day.at(t, 6.5), bag.id, "complete_processing",
+                        data={"results": {"tnc": 1.6e9}})
+    (qc_aliquot,) = samples.derive(day.at(t, 7), product.id, kind="qc_sample", volume_ml=1)
+    cryo(day.at(t, 8), product.id)
+    for test, value, unit, hours in (("tnc", 1.5e9, "cells", 9), ("cd34", 4.1e6, "cells", 9),
+                                     ("viability", 92, "%", 9), ("sterility", None, None, 168)):
+        qc.record_qc(day.at(t, hours), product.id, test=test, result="pass", value=value,
+                     unit=unit, specification=None)
+    samples.apply_event(day.at(qa, 170), product.id, "release",
+                        data={"intended_use": "clinical"}, signature=sign)
+    samples.apply_event(day.at(t, 4), m1.id, "receive")
 
     # 2. Autologous adipose MSC for an MS trial patient: SVF -> MSC culture -> bags.
+    # Liposuction 26 days ago; a passage a week; harvest, freeze, then one bag thawed and
+    # given within the post-thaw window.
     ms = donor("MS-TRIAL-017", "autologous", "eligible", ["clinical", "research"])
+    day = Story.days_ago(now, 26, hour=8)
     _, (lipo,) = collections.create_collection(
-        t, ms, source="adipose_tissue", site="Clinic OR 2", started_at=now - timedelta(hours=6),
-        ended_at=now - timedelta(hours=5, minutes=30), local_timezone="Europe/Berlin",
+        day.at(t, 0.6), ms, source="adipose_tissue", site="Clinic OR 2",
+        started_at=day.time(0), ended_at=day.time(0.5), local_timezone="Europe/Berlin",
         volume_ml=60, anticoagulant="none", collector="Dr. Lind")
-    samples.apply_event(t, lipo.id, "receive")
-    samples.apply_event(t, lipo.id, "start_processing", data={
+    samples.apply_event(day.at(t, 1.5), lipo.id, "receive")
+    samples.apply_event(day.at(t, 2), lipo.id, "start_processing", data={
         "method": "enzymatic_digestion",
         "parameters": {"enzyme": "collagenase I", "lot": "C8812", "temp_c": 37, "min": 45}})
-    (svf,) = samples.derive(t, lipo.id, kind="svf", volume_ml=10)
-    samples.apply_event(t, lipo.id, "complete_processing")
-    (msc,) = samples.derive(t, svf.id, kind="msc_adipose", volume_ml=5)
-    samples.apply_event(t, msc.id, "start_culture")
+    (svf,) = samples.derive(day.at(t, 3), lipo.id, kind="svf", volume_ml=10)
+    samples.apply_event(day.at(t, 3.5), lipo.id, "complete_processing")
+    (msc,) = samples.derive(day.at(t, 3.6), svf.id, kind="msc_adipose", volume_ml=5)
+    samples.apply_event(day.at(t, 4), msc.id, "start_culture")
     for p in (1, 2, 3):
-        samples.apply_event(t, msc.id, "passage", data={"flasks": 2 ** p, "confluence_pct": 85})
-    samples.apply_event(t, msc.id, "harvest_culture", data={"cell_count": 4e8})
-    bags = samples.derive(t, msc.id, kind=None, volume_ml=1, count=4)
+        samples.apply_event(day.at(t, 168 * p), msc.id, "passage",
+                            data={"flasks": 2 ** p, "confluence_pct": 85})
+    samples.apply_event(day.at(t, 576), msc.id, "harvest_culture", data={"cell_count": 4e8})
+    bags = samples.derive(day.at(t, 577), msc.id, kind=None, volume_ml=1, count=4)
     for b in bags[:3]:
-        cryo(t, b.id)
-    samples.apply_event(t, bags[0].id, "thaw")
-    qc.record_qc(t, bags[0].id, test="viability", result="pass", value=85, unit="%",
-                 specification=">= 70 %")
-    samples.apply_event(qa, bags[0].id, "release", data={"intended_use": "clinical"},
-                        signature=sign)
-    identity.register_recipient(co, code="R-MS-017", wristband_id="WB-0017", donor_id=ms.id)
-    samples.apply_event(co, bags[0].id, "distribute", data={
+        cryo(day.at(t, 578), b.id)
+    samples.apply_event(day.at(t, 578), bags[3].id, "place_hold", reason="QC sterility pending")
+    samples.apply_event(day.at(t, 600), bags[0].id, "thaw")
+    qc.record_qc(day.at(t, 600.5), bags[0].id, test="viability", result="pass", value=85,
+                 unit="%", specification=">= 70 %")
+    samples.apply_event(day.at(qa, 601), bags[0].id, "release",
+                        data={"intended_use": "clinical"}, signature=sign)
+    identity.register_recipient(day.at(co, 601), code="R-MS-017", wristband_id="WB-0017",
+                                donor_id=ms.id)
+    samples.apply_event(day.at(co, 601.5), bags[0].id, "distribute", data={
         "intended_use": "clinical", "destination": "Neurology ward 3"})
-    check = identity.verify_bedside(t, wristband="WB-0017", site="Neurology ward 3",
-                                    product=labelling.content(t, bags[0], reprint=False).payload)
-    samples.apply_event(t, bags[0].id, "administer", data={"check_id": check.id})
-    samples.apply_event(t, bags[3].id, "place_hold", reason="QC sterility pending")
+    bedside = day.at(t, 602)
+    check = identity.verify_bedside(bedside, wristband="WB-0017", site="Neurology ward 3",
+                                    product=labelling.content(bedside, bags[0],
+                                                              reprint=False).payload)
+    samples.apply_event(day.at(t, 602.05), bags[0].id, "administer",
+                        data={"check_id": check.id})
 
     # 3. Marrow for HSC, received late (deviation), excursion during transfer.
+    # Harvested four days ago (07:00-08:00 UTC); dispatched within the hour; the courier
+    # delivered 52 h after the end of collection, past the 48 h window.
     bm = donor("BM-REL-2026-03", "allogeneic", "eligible", ["clinical"])
+    day = Story.days_ago(now, 4, hour=7)
     _, (marrow,) = collections.create_collection(
-        t, bm, source="bone_marrow", site="University Hospital", started_at=now - timedelta(
-            hours=53), ended_at=now - timedelta(hours=52), local_timezone="Europe/Berlin",
+        day.at(t, 1.1), bm, source="bone_marrow", site="University Hospital",
+        started_at=day.time(0), ended_at=day.time(1), local_timezone="Europe/Berlin",
         volume_ml=1100, anticoagulant="heparin", collector="Dr. Haas")
-    samples.apply_event(t, marrow.id, "dispatch")
-    samples.apply_event(t, marrow.id, "receive")
-    samples.apply_event(t, marrow.id, "start_processing", data={"method": "density_gradient"},
+    samples.apply_event(day.at(t, 2), marrow.id, "dispatch")
+    samples.apply_event(day.at(t, 1 + 52), marrow.id, "receive")
+    samples.apply_event(day.at(t, 53.5), marrow.id, "start_processing",
+                        data={"method": "density_gradient"},
                         reason="courier delayed; received 52 h after collection (deviation DV-7)")
-    (mnc,) = samples.derive(t, marrow.id, kind="mnc", volume_ml=100)
-    (hsc,) = samples.derive(t, mnc.id, kind="hsc_cd34", volume_ml=50)
-    samples.apply_event(t, marrow.id, "complete_processing")
-    transfer = custody.hand_over(t, hsc.id, to="user:tech2", handed_over_at=None,
+    (mnc,) = samples.derive(day.at(t, 55), marrow.id, kind="mnc", volume_ml=100)
+    (hsc,) = samples.derive(day.at(t, 57), mnc.id, kind="hsc_cd34", volume_ml=50)
+    samples.apply_event(day.at(t, 57.5), marrow.id, "complete_processing")
+    transfer = custody.hand_over(day.at(t, 58), hsc.id, to="user:tech2", handed_over_at=None,
                                  temperature_c=37, shipper=None, condition="internal transfer",
                                  note=None)
-    custody.confirm_receipt(as_("tech2"), hsc.id, transfer.id, received_at=None,
-                            temperature_c=20)
+    custody.confirm_receipt(day.at(as_("tech2"), 58.25), hsc.id, transfer.id,
+                            received_at=None, temperature_c=20)
 
     # A marrow collection still waiting: overdue on the dashboard.
     late = donor("BM-2026-0099", "allogeneic", "pending", ["clinical"])

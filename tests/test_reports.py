@@ -13,8 +13,9 @@ from lims.reports import TreeLine, path_lines, trace_pdf, tree_lines
 
 A4_W_PT, MARGIN_PT = 595.28, 15 / 25.4 * 72
 DIN = "W123426000001"
+# Times as the trace service gives them: ISO 8601, and the lab's reading (Europe/Berlin).
 SIGNED = {"signer_name": "Quentin QA", "meaning": "released",
-          "signed_at": "2026-11-19T16:00:00+00:00"}
+          "signed_at": "2026-11-19T16:00:00+00:00", "signed_at_local": "2026-11-19 17:00 CET"}
 
 
 def node(code: str, product: str, state: str, volume: float | None, disposition: str,
@@ -26,11 +27,12 @@ def node(code: str, product: str, state: str, volume: float | None, disposition:
 
 
 GIVEN = node(f"{DIN}-S1002-01", "HPC, Cord Blood", "administered", 25.0,
-             "administered to R-0007 at 2026-11-20T10:00:00+00:00",
+             "administered to R-0007 at 2026-11-20 11:00 CET",
              recipient={"code": "R-0007", "wristband_id": "WB123"},
              distributed_to="Transplant Centre A", intended_use="clinical",
              signatures=[SIGNED, {"signer_name": "Ada Admin", "meaning": "distributed",
-                                  "signed_at": "2026-11-20T08:00:00+00:00"}])
+                                  "signed_at": "2026-11-20T08:00:00+00:00",
+                                  "signed_at_local": "2026-11-20 09:00 CET"}])
 STORED = node(f"{DIN}-S1002-02", "HPC, Cord Blood", "stored", 25.0,
               "in storage: Dewar 2 / Rack C / Box 7, position 41", signatures=[SIGNED])
 QC = node(f"{DIN}-Q0001-00", "QC sample", "discarded", 1.0, "discarded: consumed by testing")
@@ -44,15 +46,19 @@ CODES = [PRIMARY["code"], FRACTION["code"], GIVEN["code"], STORED["code"], QC["c
 
 DONOR_TRACE: dict[str, Any] = {
     "kind": "donor_trace", "generated_at": "2026-11-26T12:00:00+00:00",
+    "generated_at_local": "2026-11-26 13:00 CET", "timezone": "Europe/Berlin",
     "facility": "Demo Stem Cell Laboratory (W1234)",
     "donor": {"id": "d-1", "code": "CB-2026-0412", "donor_type": "allogeneic",
               "eligibility": "eligible"},
     "consents": [{"form_version": "v3", "scopes": ["banking", "clinical"],
                   "withdrawn_scopes": ["research"], "obtained_at": "2026-04-01T09:00:00+00:00",
-                  "withdrawn_at": None}],
+                  "obtained_at_local": "2026-04-01 11:00 CEST", "withdrawn_at": None,
+                  "withdrawn_at_local": None}],
     "collections": [{"id": "c-1", "din": DIN, "source": "cord_blood", "site": "Maternity unit",
                      "started_at": "2026-04-12T03:10:00+00:00",
-                     "ended_at": "2026-04-12T03:25:00+00:00", "volume_ml": 95.0,
+                     "started_at_local": "2026-04-12 05:10 CEST",
+                     "ended_at": "2026-04-12T03:25:00+00:00",
+                     "ended_at_local": "2026-04-12 05:25 CEST", "volume_ml": 95.0,
                      "samples": [PRIMARY]}],
 }
 
@@ -63,15 +69,18 @@ def strip(n: dict[str, Any]) -> dict[str, Any]:
 
 RECIPIENT_TRACE: dict[str, Any] = {
     "kind": "recipient_trace", "generated_at": "2026-11-26T12:00:00+00:00",
+    "generated_at_local": "2026-11-26 13:00 CET", "timezone": "Europe/Berlin",
     "facility": "Demo Stem Cell Laboratory (W1234)",
     "recipient": {"id": "r-7", "code": "R-0007", "wristband_id": "WB123",
                   "donor_code": None},
     "products": [{"sample": strip(GIVEN), "administered_at": "2026-11-20T10:00:00+00:00",
+                  "administered_at_local": "2026-11-20 11:00 CET",
                   "path": [strip(PRIMARY), strip(FRACTION), strip(GIVEN)],
                   "donor": {"code": "CB-2026-0412", "donor_type": "allogeneic",
                             "eligibility": "eligible"},
                   "collection": {"din": DIN, "source": "cord_blood", "site": "Maternity unit",
-                                 "started_at": "2026-04-12T03:10:00+00:00"}}],
+                                 "started_at": "2026-04-12T03:10:00+00:00",
+                                 "started_at_local": "2026-04-12 05:10 CEST"}}],
 }
 
 
@@ -114,13 +123,14 @@ def test_donor_trace_prints_every_sample_disposition_and_signature() -> None:
     for n in (PRIMARY, FRACTION, GIVEN, STORED, QC, PLASMA):
         assert n["disposition"] in printed
     assert "Traceability report: donor CB-2026-0412" in printed
-    assert "Demo Stem Cell Laboratory (W1234) | Generated at 2026-11-26T12:00:00+00:00" in printed
+    assert "Demo Stem Cell Laboratory (W1234) | Generated at 2026-11-26 13:00 CET" in printed
     assert "Page 1 of 1" in printed
-    assert printed.count("signed released by Quentin QA at 2026-11-19T16:00:00+00:00") == 2
+    assert printed.count("signed released by Quentin QA at 2026-11-19 17:00 CET") == 2
     assert "signed distributed by Ada Admin" in printed
     assert "recipient R-0007 (wristband WB123) | distributed to Transplant Centre A" in printed
     for fact in ("allogeneic", "eligible", "banking, clinical", "research", "Maternity unit",
-                 "2026-04-12T03:25:00+00:00", "95 mL", "25 mL | administered"):
+                 "2026-04-12 05:25 CEST", "2026-04-01 11:00 CEST", "Times lab time, Europe/Berlin",
+                 "95 mL", "25 mL | administered"):
         assert fact in printed
     # Depth first: a child comes right after its parent, before the parent's next sibling.
     assert [printed.index(c) for c in CODES] == sorted(printed.index(c) for c in CODES)
@@ -130,14 +140,14 @@ def test_tree_lines_depth_numbering_and_signatures() -> None:
     got = tree_lines([PRIMARY])
     assert [(ln.depth, ln.text.split("  ")[0], ln.signature) for ln in got] == [
         (0, "1", False), (1, "1.1", False),
-        (2, "1.1.1", False), (2, "signed released by Quentin QA at 2026-11-19T16:00:00+00:00",
+        (2, "1.1.1", False), (2, "signed released by Quentin QA at 2026-11-19 17:00 CET",
                               True), (2, "signed distributed by Ada Admin at "
-                                         "2026-11-20T08:00:00+00:00", True),
-        (2, "1.1.2", False), (2, "signed released by Quentin QA at 2026-11-19T16:00:00+00:00",
+                                         "2026-11-20 09:00 CET", True),
+        (2, "1.1.2", False), (2, "signed released by Quentin QA at 2026-11-19 17:00 CET",
                               True),
         (2, "1.1.3", False), (1, "1.2", False)]
     assert got[2].text == (f"1.1.1  {DIN}-S1002-01 | HPC, Cord Blood | administered | 25 mL | "
-                           "administered to R-0007 at 2026-11-20T10:00:00+00:00 | recipient "
+                           "administered to R-0007 at 2026-11-20 11:00 CET | recipient "
                            "R-0007 (wristband WB123) | distributed to Transplant Centre A | "
                            "intended use clinical")
     assert tree_lines([]) == []
@@ -224,9 +234,9 @@ def test_recipient_trace_prints_path_from_donor_to_product() -> None:
     pdf = trace_pdf(RECIPIENT_TRACE, compress=False)
     printed = text(pdf)
     assert "Traceability report: recipient R-0007" in printed
-    assert "WB123" in printed and "Administered at 2026-11-20T10:00:00+00:00" in printed
+    assert "WB123" in printed and "Administered at 2026-11-20 11:00 CET" in printed
     steps = ["Donor CB-2026-0412 | allogeneic | eligibility eligible",
-             f"Collection DIN {DIN} | cord_blood | Maternity unit | started 2026-04-12T03:10",
+             f"Collection DIN {DIN} | cord_blood | Maternity unit | started 2026-04-12 05:10 CEST",
              f"{PRIMARY['code']} |", f"{FRACTION['code']} |", f"{GIVEN['code']} |",
              "signed released by Quentin QA"]
     at = [printed.index(s) for s in steps]
@@ -241,7 +251,7 @@ def test_path_lines_append_the_product_when_the_path_stops_above_it() -> None:
     got = [ln for ln in path_lines(product) if not ln.signature]
     assert [ln.depth for ln in got] == [0, 1, 2, 3, 4]
     assert got[-1].text.startswith(GIVEN["code"])
-    assert TreeLine(4, f"signed released by Quentin QA at {SIGNED['signed_at']}",
+    assert TreeLine(4, f"signed released by Quentin QA at {SIGNED['signed_at_local']}",
                     True) in path_lines(product)
 
 
@@ -287,3 +297,86 @@ def test_output_is_deterministic_compressed_and_dated_by_the_input() -> None:
 def test_unknown_kind_or_undated_trace_is_refused(trace: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="kind|generated_at"):
         trace_pdf(trace)
+
+
+# ---- what an inspector reads next to the lineage -------------------------------------------
+
+RECORDS: dict[str, Any] = {
+    "holds": [{"sample_code": STORED["code"], "reason": "sterility pending",
+               "placed_at": "2026-11-19T08:15:00+00:00", "placed_at_local": "2026-11-19 09:15 CET",
+               "placed_by": "Jana Tech", "lifted_at": None, "lifted_at_local": None,
+               "lifted_by": None, "lift_reason": None}],
+    "qc_results": [{"sample_code": GIVEN["code"], "test": "viability", "value": 92, "unit": "%",
+                    "specification": ">= 70 %", "result": "pass",
+                    "recorded_at": "2026-11-18T10:00:00+00:00",
+                    "recorded_at_local": "2026-11-18 11:00 CET", "recorded_by": "Jana Tech"},
+                   {"sample_code": GIVEN["code"], "test": "sterility", "value": None,
+                    "unit": None, "specification": "no growth", "result": "fail",
+                    "recorded_at": "2026-11-18T10:00:00+00:00",
+                    "recorded_at_local": "2026-11-18 11:00 CET", "recorded_by": "Jana Tech"}],
+    "deviations": [{"sample_code": PRIMARY["code"], "kind": "processing window",
+                    "step": "volume_reduction", "started_at": "2026-04-14T04:00:00+00:00",
+                    "started_at_local": "2026-04-14 06:00 CEST", "started_by": "Jana Tech",
+                    "window_closed_at": "2026-04-14T03:25:00+00:00",
+                    "window_closed_at_local": "2026-04-14 05:25 CEST", "late_by": "35 min",
+                    "since_collection": "48 h 35 min", "reason": "courier delayed, DV-3"}],
+    "excursions": [{"sample_code": FRACTION["code"], "temperature_c": 37.0,
+                    "allowed_min_c": 2.0, "allowed_max_c": 25.0,
+                    "detected_at": "2026-11-18T07:00:00+00:00",
+                    "detected_at_local": "2026-11-18 08:00 CET",
+                    "reviewed_at": None, "reviewed_at_local": None, "reviewed_by": None,
+                    "assessment": None}],
+    "signatures": [{"sample_code": GIVEN["code"], "record": "release", "meaning": "released",
+                    "signer_name": "Quentin QA", "signed_at": SIGNED["signed_at"],
+                    "signed_at_local": SIGNED["signed_at_local"]}],
+}
+
+
+def test_records_print_in_their_sections_with_lab_times() -> None:
+    printed = text(trace_pdf(DONOR_TRACE | RECORDS, compress=False))
+    sections = ["Holds", "QC results", "Deviations", "Temperature excursions", "Signatures"]
+    at = [printed.index(f"{h} Sample") for h in sections]  # heading, then the table head
+    assert at == sorted(at) and at[0] > printed.index(PLASMA["code"])  # after the lineage
+    for fact in (f"{STORED['code']} 2026-11-19 09:15 CET by Jana Tech sterility pending "
+                 "still on hold",
+                 "viability 92 % >= 70 % PASS 2026-11-18 11:00 CET by Jana Tech",
+                 "sterility - no growth FAIL",
+                 "volume_reduction 2026-04-14 05:25 CEST 2026-04-14 06:00 CEST by Jana Tech",
+                 "35 min (48 h 35 min after collection)", "courier delayed, DV-3",
+                 "37 \xb0C 2 to 25 \xb0C 2026-11-18 08:00 CET NOT REVIEWED: blocks release",
+                 f"{GIVEN['code']} release released Quentin QA 2026-11-19 17:00 CET"):
+        assert fact in printed, fact
+
+
+def test_a_trace_without_records_says_so_for_each_kind() -> None:
+    printed = text(trace_pdf(DONOR_TRACE, compress=False))
+    for absent in ("No hold recorded.", "No QC result recorded.", "No deviation recorded.",
+                   "No temperature excursion recorded.", "No signature recorded."):
+        assert absent in printed
+
+
+def test_a_trace_without_lab_times_prints_iso_times() -> None:
+    def iso_only(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: iso_only(x) for k, x in v.items() if not k.endswith("_local")}
+        return [iso_only(x) for x in v] if isinstance(v, list) else v
+
+    printed = text(trace_pdf(iso_only(DONOR_TRACE | RECORDS), compress=False))
+    assert "Generated at 2026-11-26T12:00:00+00:00" in printed
+    assert "2026-11-19T08:15:00" in printed and "by Jana Tech" in printed
+    assert "CET" not in printed.replace("administered to R-0007 at 2026-11-20 11:00 CET", "")
+
+
+def test_long_tables_repeat_their_heading_and_every_page_is_numbered_and_dated() -> None:
+    qc = RECORDS["qc_results"][0]
+    trace = DONOR_TRACE | RECORDS | {"qc_results": [
+        qc | {"test": f"test-{i:03d}"} for i in range(90)]}
+    pages = [[t for _, t in lines(s)] for s in page_streams(trace_pdf(trace, compress=False))]
+    assert len(pages) >= 3
+    for k, page in enumerate(pages, 1):
+        assert page[1] == ("Demo Stem Cell Laboratory (W1234) | Generated at "
+                           f"2026-11-26 13:00 CET | Page {k} of {len(pages)}")
+    runs_on = [p for p in pages if p[2] == "QC results (continued)"]
+    assert len(runs_on) >= 2 and all("Specification" in p for p in runs_on)
+    printed = " ".join(" ".join(p) for p in pages)
+    assert all(f"test-{i:03d}" in printed for i in range(90))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -18,9 +19,9 @@ from lims.services import audit
 router = APIRouter(tags=["audit"])
 
 
-def entry_out(e: AuditEntry) -> dict[str, Any]:
+def entry_out(e: AuditEntry, zone: tzinfo) -> dict[str, Any]:
     d = e.model_dump()
-    d["text"] = hashing.describe(d)
+    d["text"] = hashing.describe(d, zone)
     return d
 
 
@@ -37,7 +38,7 @@ def list_audit(
     rows, nxt = queries.audit_page(
         ctx.session, cursor, limit, entity_type=entity_type, entity_id=entity_id,
         actor_id=actor_id, action=action, since=since, until=until)
-    return Page(items=[entry_out(e) for e in rows], next_cursor=nxt)
+    return Page(items=[entry_out(e, ctx.settings.zone) for e in rows], next_cursor=nxt)
 
 
 @router.get("/audit/verify", operation_id="verify_audit", responses=responses(401, 403))
@@ -55,4 +56,4 @@ def sample_timeline(sample_id: str, ctx: Auth) -> list[dict[str, Any]]:
     queries.get(ctx.session, Sample, sample_id)
     rows = queries.sample_timeline(ctx.session, sample_id)
     return [{"at": e.at, "action": e.action, "actor": e.actor_name, "text": hashing.describe(
-        e.model_dump())} for e in rows]
+        e.model_dump(), ctx.settings.zone)} for e in rows]

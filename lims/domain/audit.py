@@ -13,8 +13,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
+
+from lims.domain.clock import readable
 
 GENESIS = "0" * 64
 
@@ -143,11 +145,11 @@ SUMMARY = {
 }
 
 
-def describe(entry: Mapping[str, Any]) -> str:
-    """A sentence a person can read, e.g. 'derivation: volume 12.0 -> 9.5 mL by
-    Jana Tech at 2026-11-26 14:02 UTC: aliquot taken'."""
+def describe(entry: Mapping[str, Any], zone: tzinfo) -> str:
+    """A sentence a person can read, with the time in the lab's ``zone``, e.g.
+    'derivation: volume 12.0 -> 9.5 mL by Jana Tech at 2026-11-26 15:02 CET: aliquot taken'."""
     at = entry["at"]
-    when = at.strftime("%Y-%m-%d %H:%M UTC") if isinstance(at, datetime) else str(at)
+    when = readable(at, zone) if isinstance(at, datetime) else str(at)
     changes = [c for c in diff(entry.get("before"), entry.get("after")) if c[0] not in QUIET]
     action = str(entry["action"]).replace("event:", "").replace("_", " ")
     if entry.get("before") and changes:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
+from lims.domain.clock import readable
 from lims.domain.errors import Conflict
 
 # Validated transport/holding ranges in degrees C. Fresh cord blood and marrow travel at
@@ -29,7 +30,7 @@ def is_excursion(temperature_c: float | None, kind: str, frozen: bool) -> bool:
 
 
 def check_handover(previous_received_at: datetime | None, previous_pending: bool,
-                   handed_over_at: datetime) -> None:
+                   handed_over_at: datetime, zone: tzinfo) -> None:
     """A new hand-over starts where the previous one ended: never while the previous
     receipt is unconfirmed, never before it was received (no gap, no overlap)."""
     if previous_pending:
@@ -37,6 +38,6 @@ def check_handover(previous_received_at: datetime | None, previous_pending: bool
                        "confirm the receipt first, so the custody chain has no gap.")
     if previous_received_at and handed_over_at < previous_received_at:
         raise Conflict(
-            f"This hand-over ({handed_over_at:%Y-%m-%d %H:%M} UTC) starts before the sample "
-            f"was received by its current custodian ({previous_received_at:%Y-%m-%d %H:%M} "
-            "UTC): the custody timeline would overlap. Check the time.")
+            f"This hand-over ({readable(handed_over_at, zone)}) starts before the sample "
+            f"was received by its current custodian ({readable(previous_received_at, zone)}): "
+            "the custody timeline would overlap. Check the time.")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
+from lims.domain.clock import elapsed, hours, readable
 from lims.domain.errors import Invalid
 
 _AIM = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
@@ -34,6 +35,7 @@ class BedsideFacts:
     site: str | None
     now: datetime
     post_thaw: timedelta
+    zone: tzinfo  # the lab's: the nurse reads the expiry on the ward's clock
 
 
 def mismatches(f: BedsideFacts) -> list[str]:
@@ -46,11 +48,10 @@ def mismatches(f: BedsideFacts) -> list[str]:
     elif f.site and f.distributed_to and f.site.strip().lower() != f.distributed_to.lower():
         out.append(f"product was distributed to {f.distributed_to}, not to {f.site}")
     if f.expires_at and f.expires_at <= f.now:
-        out.append(f"product expired at {f.expires_at:%Y-%m-%d %H:%M} UTC")
-    if f.thawed_at and f.now - f.thawed_at > f.post_thaw:
-        hours = (f.now - f.thawed_at).total_seconds() / 3600
-        out.append(f"thawed {hours:.1f} h ago, more than the {f.post_thaw.total_seconds() / 3600:g}"
-                   " h allowed")
+        out.append(f"product expired at {readable(f.expires_at, f.zone)}")
+    if f.thawed_at and elapsed(f.thawed_at, f.now) > f.post_thaw:
+        out.append(f"thawed {hours(elapsed(f.thawed_at, f.now))} ago, more than the "
+                   f"{hours(f.post_thaw)} allowed")
     if f.on_hold:
         out.append("product is on hold (quarantine)")
     return out

@@ -78,7 +78,8 @@ def hand_over(ctx: Context, sample_id: str, *, to: str, handed_over_at: datetime
         raise Invalid("A hand-over cannot be in the future.")
     last = _last(ctx, sample.id)
     rules.check_handover(last.received_at if last else None,
-                         last is not None and last.received_at is None, when)
+                         last is not None and last.received_at is None, when,
+                         ctx.settings.zone)
     start = sample.custodian or f"collector:{sample.code}"
     transfer = CustodyTransfer(
         sample_id=sample.id, seq=(last.seq + 1) if last else 1, from_party=start,

@@ -60,7 +60,8 @@ def verify_bedside(ctx: Context, *, wristband: str, product: str,
         thawed_at=thawed_at,
         product_wristband=recipient.wristband_id if recipient else None,
         distributed_to=sample.distributed_to, scanned_wristband=scanned, site=site,
-        now=ctx.now, post_thaw=timedelta(hours=ctx.settings.post_thaw_hours)))
+        now=ctx.now, post_thaw=timedelta(hours=ctx.settings.post_thaw_hours),
+        zone=ctx.settings.zone))
     return _record(ctx, sample, wristband, product, site, reasons)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from lims.domain.audit import GENESIS, describe, entry_hash, verify_chain
 
 AT = datetime(2026, 11, 26, 14, 2, tzinfo=UTC)
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def test_a_change_reads_as_a_sentence():
@@ -14,14 +16,24 @@ def test_a_change_reads_as_a_sentence():
              "before": {"volume_ml": 12.0, "version": 3}, "after": {"volume_ml": 9.5,
                                                                      "version": 4},
              "reason": "aliquot taken"}
-    assert describe(entry) == ("derivation: volume 12.0 -> 9.5 mL by J. Tech at "
-                               "2026-11-26 14:02 UTC: aliquot taken")
+    assert describe(entry, BERLIN) == ("derivation: volume 12.0 -> 9.5 mL by J. Tech at "
+                                       "2026-11-26 15:02 CET: aliquot taken")
+    assert describe(entry, UTC).endswith("at 2026-11-26 14:02 UTC: aliquot taken")
+
+
+def test_the_time_reads_in_the_lab_zone_summer_and_winter():
+    entry = {"at": datetime(2026, 7, 1, 6, 30, 12, 345678, tzinfo=UTC),
+             "action": "event:receive", "actor_name": "J. Tech", "before": None,
+             "after": None, "reason": None}
+    assert describe(entry, BERLIN) == "receive by J. Tech at 2026-07-01 08:30 CEST"
+    entry["at"] = datetime(2026, 1, 1, 6, 30, tzinfo=UTC)
+    assert describe(entry, BERLIN) == "receive by J. Tech at 2026-01-01 07:30 CET"
 
 
 def test_an_event_without_a_before_reads_as_the_action():
     entry = {"at": AT, "action": "event:place_hold", "actor_name": "Q. QA", "before": None,
              "after": {"on_hold": True}, "reason": None}
-    assert describe(entry) == "place hold by Q. QA at 2026-11-26 14:02 UTC"
+    assert describe(entry, UTC) == "place hold by Q. QA at 2026-11-26 14:02 UTC"
 
 
 def _chain(n: int) -> list[dict]:
@@ -55,5 +67,5 @@ def test_a_recorded_fact_reads_with_its_details():
     entry = {"at": AT, "action": "custody_handed_over", "actor_name": "J. Tech",
              "before": None, "after": {"to": "user:tech2", "temperature_c": 37,
                                        "shipper": None}, "reason": None}
-    assert describe(entry) == ("custody handed over: to user:tech2, 37 C by J. Tech at "
+    assert describe(entry, UTC) == ("custody handed over: to user:tech2, 37 C by J. Tech at "
                                "2026-11-26 14:02 UTC")
