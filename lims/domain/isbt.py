@@ -210,7 +210,7 @@ _COLD, _LN2, _MINUS80 = ("Store at 2-8 \u00b0C", "Store at -150 \u00b0C or colde
 
 def _cells(kind: str, code: str, name: str, published: bool, fresh: ShelfLife | None,
            frozen: ShelfLife | None, thawed: ShelfLife | None) -> ProductType:
-    """Viable cells: not irradiated, kept cold but unfrozen when fresh, in LN2 vapour when frozen."""
+    """Viable cells: never irradiated; cold but unfrozen when fresh, in LN2 vapour frozen."""
     return ProductType(kind, code, name, published, fresh, frozen, thawed, do_not_irradiate=True,
                        storage_fresh=f"{_COLD}, do not freeze", storage_frozen=_LN2)
 

@@ -237,10 +237,10 @@ def _candidates(f: FieldSpec, c: LabelContent, items: list[str], width: float) -
     sizes = [f.size_pt]
     while sizes[-1] - SHRINK_STEP_PT >= f.floor_pt - 1e-9:
         sizes.append(round(sizes[-1] - SHRINK_STEP_PT, 2))
-    dims: dict[str, list[object]] = {"shrink": list(sizes), "abbreviate": [False, True],
-                                     "wrap": list(range(1, f.max_lines + 1))}
+    dims: dict[str, list[float]] = {"shrink": list(sizes), "abbreviate": [0.0, 1.0],
+                                    "wrap": [float(n) for n in range(1, f.max_lines + 1)]}
     order = [g for g in f.give_way if g in dims]  # first listed gives way first
-    fixed = {"shrink": f.size_pt, "abbreviate": False, "wrap": 1}
+    fixed = {"shrink": f.size_pt, "abbreviate": 0.0, "wrap": 1.0}
     out: list[_State] = []
     seen: set[tuple[float, tuple[str, ...]]] = set()
     for combo in itertools.product(*(dims[g] for g in reversed(order))):
@@ -392,13 +392,14 @@ def _page(c: LabelContent, t: LabelTemplate, symbology: str,
         if data is None:
             continue
         modules = code128(data)
-        x_mod = spec.module_dots * 25.4 / t.dpi
+        dots = spec.module_dots(t.dpi)
+        x_mod = dots * 25.4 / t.dpi
         need_w = (len(modules) + 2 * LINEAR_QUIET_MODULES) * x_mod
         if need_w > spec.width_mm + 1e-9:
             raise LabelDoesNotFit(t.name, f"the {spec.data} Code 128 symbol needs {need_w:.1f} "
                                   f"mm with its quiet zones, the template gives {spec.width_mm:g}")
         bars.append(Bars(data, spec.x_mm + LINEAR_QUIET_MODULES * x_mod, spec.y_mm,
-                         spec.height_mm, spec.module_dots, modules))
+                         spec.height_mm, dots, modules))
     if t.code is None:
         return Page(t.width_mm, t.height_mm, t.dpi, (), 0, 0, 0.0, 0.0, None, tuple(texts),
                     tuple(rects), tuple(bars), moved)

@@ -90,8 +90,8 @@ def _png_page(p: Page, preview: bool) -> Image.Image:
         draw.text((px(tx.x), px(tx.y + BASELINE * em)), tx.text, fill=ink, font=_font(px(em)),
                   anchor="ls", stroke_width=_stroke(px(em)) if tx.bold else 0, stroke_fill=ink)
     if preview:
-        for x0, y0, x1, y1 in _preview_marks(p):
-            draw.line((px(x0), px(y0), px(x1), px(y1)), fill=0, width=max(2, px(0.4)))
+        for ax, ay, bx, by in _preview_marks(p):
+            draw.line((px(ax), px(ay), px(bx), px(by)), fill=0, width=max(2, px(0.4)))
     return img
 
 
@@ -181,8 +181,8 @@ def _draw_pdf(pdf: FPDF, p: Page, ox: float, oy: float) -> None:
             pdf.rect(ox + p.code_x + c * mod, oy + p.code_y + r * mod, k * mod, mod, style="F")
     for b in p.bars:
         x_mod = b.module_dots * 25.4 / p.dpi
-        for s, k in _bar_runs(b.modules):
-            pdf.rect(ox + b.x + s * x_mod, oy + b.y, k * x_mod, b.height, style="F")
+        for start, k in _bar_runs(b.modules):
+            pdf.rect(ox + b.x + start * x_mod, oy + b.y, k * x_mod, b.height, style="F")
     for x, y, w, h, stroke in p.rects:
         s = stroke / 2
         pdf.set_line_width(stroke)

@@ -57,7 +57,11 @@ class LinearSpec:
     y_mm: float
     width_mm: float
     height_mm: float
-    module_dots: int = 3  # X dimension in printer dots (3 dots at 300 dpi = 0.25 mm)
+    module_mm: float = 0.25  # X dimension; ISBT 128 asks for 0.17 to 0.27 mm (nominal 0.25)
+
+    def module_dots(self, dpi: int) -> int:
+        """Whole printer dots per module, as close to ``module_mm`` as the printer allows."""
+        return max(MIN_MODULE_DOTS, round(self.module_mm * dpi / 25.4))
 
     def box(self) -> tuple[float, float, float, float]:
         return (self.x_mm, self.y_mm, self.width_mm, self.height_mm)
@@ -146,7 +150,8 @@ def _check_field(f: FieldSpec, t: LabelTemplate) -> None:
     if bad or len(set(f.give_way)) != len(f.give_way):
         raise ValueError(f"{f.field}: give_way {list(f.give_way)}: use each of "
                          f"{list(GIVE_WAY)} at most once")
-    if f.size_pt < FLOOR_PT or f.floor_pt > f.size_pt:
+    if f.size_pt < FLOOR_PT or f.floor_pt > f.size_pt \
+            or (f.min_pt is not None and f.min_pt < FLOOR_PT):
         raise ValueError(f"{f.field}: size_pt {f.size_pt} and min_pt must be at least the "
                          f"legibility floor {FLOOR_PT} pt, and min_pt no more than size_pt")
     if not isinstance(f.priority, int) or f.priority < 1:
@@ -195,8 +200,8 @@ def _check_template(t: LabelTemplate) -> None:
     for s in t.linear:
         if s.data not in LINEAR_DATA:
             raise ValueError(f"linear symbol data {s.data!r}: use one of {list(LINEAR_DATA)}")
-        if not isinstance(s.module_dots, int) or s.module_dots < MIN_MODULE_DOTS:
-            raise ValueError(f"linear {s.data}: module_dots must be at least {MIN_MODULE_DOTS}")
+        if not 0.17 <= s.module_mm <= 0.5:
+            raise ValueError(f"linear {s.data}: module_mm must be 0.17 to 0.5 mm")
         place(f"the {s.data} Code 128 symbol", s.box())
     if len({s.data for s in t.linear}) != len(t.linear):
         raise ValueError("each linear symbol may appear once")
