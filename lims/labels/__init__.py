@@ -32,6 +32,7 @@ from lims.labels.render import (
     ROLL_GAP_MM,
     SHEET_GAP_MM,
     SHEET_MARGIN_MM,
+    render_image,
     render_pdf,
     render_png,
     render_svg,
@@ -60,7 +61,7 @@ __all__ = [
     "LabelContent", "LabelDoesNotFit", "LabelTemplate", "LinearSpec", "Page", "RegionSpec",
     "abbreviate", "code128", "default_templates_dir", "first_fitting", "fits",
     "label_content_hash", "layout", "load_template", "load_templates", "render_pdf",
-    "render_png", "render_svg", "render_zpl", "sheet_grid", "text_width_mm",
+    "render_image", "render_png", "render_svg", "render_zpl", "sheet_grid", "text_width_mm",
 ]
 
 

@@ -217,11 +217,11 @@ def _wrap(items: list[str], size: float, bold: bool, width: float) -> list[str]:
     return lines
 
 
-def _identifier_width(c: LabelContent, f: FieldSpec, size: float) -> float:
+def _identifier_width(identifier: str, din_flags: str, f: FieldSpec, size: float) -> float:
     em = size * PT_MM
-    w = text_width_mm(c.identifier, size, f.bold) + 0.3 * em + CHECK_BOX * em
-    if f.flags and c.din_flags:
-        w += 0.25 * em + text_width_mm(c.din_flags, size * FLAGS_SCALE, f.bold)
+    w = text_width_mm(identifier, size, f.bold) + 0.3 * em + CHECK_BOX * em
+    if f.flags and din_flags:
+        w += 0.25 * em + text_width_mm(din_flags, size * FLAGS_SCALE, f.bold)
     return w
 
 
@@ -234,6 +234,13 @@ def block_height(f: FieldSpec, size: float, n: int) -> float:
 
 def _candidates(f: FieldSpec, c: LabelContent, items: list[str], width: float) -> list[_State]:
     """Renderings of a field that fit the region's width, most preferred first."""
+    ident = (c.identifier, c.din_flags) if f.field == "identifier" else ("", "")
+    return _candidates_of(f, tuple(items), width, ident)
+
+
+@lru_cache(maxsize=8192)
+def _candidates_of(f: FieldSpec, items: tuple[str, ...], width: float,
+                   ident: tuple[str, str]) -> list[_State]:
     sizes = [f.size_pt]
     while sizes[-1] - SHRINK_STEP_PT >= f.floor_pt - 1e-9:
         sizes.append(round(sizes[-1] - SHRINK_STEP_PT, 2))
@@ -246,13 +253,13 @@ def _candidates(f: FieldSpec, c: LabelContent, items: list[str], width: float) -
     for combo in itertools.product(*(dims[g] for g in reversed(order))):
         pick = fixed | dict(zip(reversed(order), combo, strict=True))
         size, short, n = float(pick["shrink"]), bool(pick["abbreviate"]), int(pick["wrap"])
-        text_items = [abbreviate(i) for i in items] if short else items
+        text_items = [abbreviate(i) for i in items] if short else list(items)
         em = size * PT_MM
         pad = BAND_PAD * em if f.band or f.boxed else 0.0
         avail = width - 2 * pad
         if f.field == "identifier":
-            w = _identifier_width(c, f, size)
-            lines = [c.identifier] if w <= avail else []
+            w = _identifier_width(ident[0], ident[1], f, size)
+            lines = [ident[0]] if w <= avail else []
         else:
             lines = _wrap(text_items, size, f.bold, avail)
             w = max(text_width_mm(line, size, f.bold) for line in lines) + 2 * pad
@@ -416,8 +423,13 @@ def _page(c: LabelContent, t: LabelTemplate, symbology: str,
                 tuple(rects), tuple(bars), moved)
 
 
+@lru_cache(maxsize=512)
 def layout(c: LabelContent, t: LabelTemplate, symbology: str = "qr") -> tuple[Page, ...]:
-    """The container label, followed by its accompanying label when text had to move."""
+    """The container label, followed by its accompanying label when text had to move.
+
+    Cached: the same content on the same template (a preview, then the print) is laid
+    out once. Content and templates are frozen, so a cached layout cannot go stale.
+    """
     need(symbology, SYMBOLOGIES, "symbology")
     placed, moved = _fit(c, t)
     pages = [_page(c, t, symbology, placed, moved)]

@@ -95,9 +95,9 @@ def _png_page(p: Page, preview: bool) -> Image.Image:
     return img
 
 
-def render_png(content: LabelContent, template: LabelTemplate, symbology: str = "qr", *,
-               preview: bool = False) -> bytes:
-    """1-bit PNG at the template dpi: one pixel is one printer dot, no grey to dither."""
+def render_image(content: LabelContent, template: LabelTemplate, symbology: str = "qr", *,
+                 preview: bool = False) -> Image.Image:
+    """The print as a 1-bit image at the template dpi (what render_png encodes)."""
     pages = [_png_page(p, preview) for p in lay_out(content, template, symbology)]
     gap = round(ROLL_GAP_MM * template.dpi / 25.4)
     img = pages[0]
@@ -108,6 +108,13 @@ def render_png(content: LabelContent, template: LabelTemplate, symbology: str = 
         for i in pages:
             img.paste(i, (0, y))
             y += i.height + gap
+    return img
+
+
+def render_png(content: LabelContent, template: LabelTemplate, symbology: str = "qr", *,
+               preview: bool = False) -> bytes:
+    """1-bit PNG at the template dpi: one pixel is one printer dot, no grey to dither."""
+    img = render_image(content, template, symbology, preview=preview)
     buf = io.BytesIO()
     img.save(buf, "PNG", dpi=(template.dpi, template.dpi))
     return buf.getvalue()

@@ -284,11 +284,13 @@ def _abbreviations(folder: Path) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0])))  # longest phrase first
 
 
+@lru_cache(maxsize=1)
 def abbreviations() -> tuple[tuple[str, str], ...]:
     """(phrase, abbreviation) pairs from labels/_abbreviations.toml, longest phrase first."""
     return _abbreviations(default_templates_dir())
 
 
+@lru_cache(maxsize=4096)
 def abbreviate(text: str) -> str:
     """Replace each standard phrase with its abbreviation."""
     for phrase, short in abbreviations():
