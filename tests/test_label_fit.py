@@ -93,7 +93,7 @@ def check_page(page: labels.Page, what: str) -> None:
     """Legible, inside the label, and no two texts on top of each other."""
     drawn = boxes(page)
     for text, x, y, w, h in drawn:
-        assert labels.FLOOR_PT <= min(t.size_pt for t in page.texts), what
+        assert min(t.size_pt for t in page.texts) >= labels.FLOOR_PT, what
         assert x >= 0 and y >= 0, (what, text)
         assert x + w <= page.width + 0.05 and y + h <= page.height + 0.05, (what, text)
     for (a, ax, ay, aw, ah), (b, bx, by, bw, bh) in itertools.combinations(drawn, 2):

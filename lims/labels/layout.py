@@ -74,7 +74,8 @@ def text_width_mm(text: str, size_pt: float, bold: bool = False) -> float:
     em = size_pt * PT_MM
     helvetica = sum(widths.get(c, 1000) for c in text) / 1000 * em
     px = max(1, round(em * 300 / 25.4))
-    pillow = _font(px).getlength(text) * 25.4 / 300 + (2 * _stroke(px) * 25.4 / 300 if bold else 0)
+    # mode "1": the 1-bit PNG is drawn with mono hinting, whose advances are wider.
+    pillow = (_font(px).getlength(text, mode="1") + (2 * _stroke(px) if bold else 0)) * 25.4 / 300
     return max(helvetica, pillow)
 
 
@@ -188,19 +189,27 @@ def _items(f: FieldSpec, c: LabelContent) -> list[str]:
 
 
 def _pieces(text: str, size: float, bold: bool, width: float) -> list[str]:
-    """Break one item at spaces, and inside a word only when the word alone is too wide."""
+    """Break one item at spaces; a word too wide for any line is broken between characters,
+    starting on the line it follows (so "Donor" stays with the start of the code)."""
     out: list[str] = []
     for word in text.split(" "):
         if out and text_width_mm(f"{out[-1]} {word}", size, bold) <= width:
             out[-1] = f"{out[-1]} {word}"
             continue
-        while text_width_mm(word, size, bold) > width and len(word) > 1:
-            k = len(word) - 1
-            while k > 1 and text_width_mm(word[:k], size, bold) > width:
+        if text_width_mm(word, size, bold) <= width or len(word) <= 1:
+            out.append(word)
+            continue
+        head = f"{out.pop()} " if out else ""
+        while word:
+            k = len(word)
+            while k > 1 and text_width_mm(head + word[:k], size, bold) > width:
                 k -= 1
-            out.append(word[:k])
-            word = word[k:]
-        out.append(word)
+            if k == 1 and head and text_width_mm(head + word[:1], size, bold) > width:
+                out.append(head.rstrip())  # not even one character fits after the head
+                head = ""
+                continue
+            out.append(head + word[:k])
+            head, word = "", word[k:]
     return out
 
 
@@ -330,16 +339,18 @@ def _fit(c: LabelContent, t: LabelTemplate, only: frozenset[str] | None = None
                 over.append((r, used))
         if not over:
             break
-        names = {r.name for r, _ in over}
+        used_in = dict((r.name, used) for r, used in over)
         movable = []
         for f in fields:
-            cur = cands[id(f)][at[id(f)]]
-            if f.region not in names:
+            if f.region not in used_in:
                 continue
-            nxt = next((j for j in range(at[id(f)] + 1, len(cands[id(f)]))
-                        if cands[id(f)][j].height < cur.height - 1e-9), None)
-            if nxt is not None:
-                movable.append((f.priority, rank[id(f)], f, nxt))
+            # The next rendering of this field that leaves its region less full (a smaller
+            # rendering, or one that lets the next field share its line).
+            for j in range(at[id(f)] + 1, len(cands[id(f)])):
+                trial = [(g, cands[id(g)][j if g is f else at[id(g)]]) for g in fields]
+                if _flow(t, f.region, trial)[0] < used_in[f.region] - 1e-9:
+                    movable.append((f.priority, rank[id(f)], f, j))
+                    break
         if not movable:
             r, used = over[0]
             crowded = ", ".join(f.field for f, s in chosen if f.region == r.name and s.lines)
