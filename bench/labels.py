@@ -34,13 +34,15 @@ def content(seq: int, *, warnings: tuple[str, ...] = ()) -> labels.LabelContent:
     return labels.LabelContent(**kw)
 
 
-def rate(fn, items) -> float:
+def rate(fn, make, n: int, start: int) -> float:
+    """Median labels/s of 3 runs, each over n labels never rendered before (no cache hits)."""
     runs = []
-    for _ in range(3):
+    for r in range(3):
+        items = [make(start + r * n + i) for i in range(n)]
         t0 = time.perf_counter()
         for it in items:
             fn(it)
-        runs.append(len(items) / (time.perf_counter() - t0))
+        runs.append(n / (time.perf_counter() - t0))
     return statistics.median(runs)
 
 
@@ -49,25 +51,27 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     n = ap.parse_args().n
     tpls = labels.load_templates(labels.default_templates_dir())
-    batch = [content(i + 1) for i in range(n)]
-    warned = [content(i + 1, warnings=("FOR AUTOLOGOUS USE ONLY", "QUARANTINE"))
-              for i in range(n)]
+    warn = ("FOR AUTOLOGOUS USE ONLY", "QUARANTINE")
+    seq = iter(range(0, 900_000, 10 * n + 1000))  # a fresh block of DINs for each measurement
     for name in ("cryovial", "tube-2ml", "cryobag"):
         t = tpls[name]
-        for c in batch[:5]:
-            labels.render_png(c, t)
-        png = rate(lambda c, t=t: labels.render_png(c, t), batch)
-        zpl = rate(lambda c, t=t: labels.render_zpl(c, t), batch)
+        for i in range(5):  # warm up imports and fonts
+            labels.render_png(content(900_000 + i), t)
+        png = rate(lambda c, t=t: labels.render_png(c, t), content, n, next(seq))
+        zpl = rate(lambda c, t=t: labels.render_zpl(c, t), content, n, next(seq))
         try:
-            pngw = f"{rate(lambda c, t=t: labels.render_png(c, t), warned):7.0f}"
+            pngw = f"{rate(lambda c, t=t: labels.render_png(c, t), lambda i: content(i, warnings=warn), n, next(seq)):7.0f}"  # noqa: E501
         except ValueError:
             pngw = "refused"
-        sheet = batch[:96]
-        secs = statistics.median(
-            [(lambda t0: (labels.render_pdf(sheet, t, layout="sheet"),
-                          time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(3)])
+        secs = []
+        for _ in range(3):
+            sheet = [content(i) for i in range(next(seq), next(seq) + 96)][:96]
+            t0 = time.perf_counter()
+            labels.render_pdf(sheet, t, layout="sheet")
+            secs.append(time.perf_counter() - t0)
+        secs = statistics.median(secs)
         print(f"{name:9} QR PNG {png:7.0f}/s  (2 warnings {pngw}/s)  ZPL {zpl:7.0f}/s  "
-              f"96-label PDF sheet {secs:6.3f} s")
+              f"96-label PDF sheet {secs:6.3f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -168,7 +168,9 @@ def test_qr_is_error_correction_q_and_whole_dots() -> None:
     (found,) = decode(img)
     assert found.ec_level == "Q"
     (lay,) = labels.layout(content(), t, "qr")
-    assert lay.module_px >= 2 and len(lay.matrix) == 29  # version 3: smallest for 26 bytes at Q
+    # Version 2 (25 x 25) at Q: "=G" and "=<S" in byte mode, the DIN's digits in numeric
+    # mode (all bytes would need version 3); 25 modules + 2 x 4 quiet at 3 dots = 8.4 mm.
+    assert lay.module_px >= 3 and len(lay.matrix) == 25
 
 
 # ---- SVG ----------------------------------------------------------------------------
@@ -228,7 +230,7 @@ def test_zpl_structure_and_dimensions(name: str, dpi: int) -> None:
 
 
 def test_zpl_qr_magnification_fills_code_box() -> None:
-    t = TEMPLATES["cryovial"]  # 10.5 mm = 126 dots; 29 modules + 2 x 4 quiet = 37 -> 3
+    t = TEMPLATES["cryovial"]  # 10.5 mm = 126 dots; 25 modules + 2 x 4 quiet = 33 -> 3
     assert "^BQN,2,3^" in render_zpl(content(), t)
 
 
