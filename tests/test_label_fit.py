@@ -20,6 +20,8 @@ import pytest
 import zxingcpp
 
 from lims import labels
+from lims.config import Settings
+from lims.domain.isbt import PRODUCT_TYPES
 from lims.labels import LabelContent, render_png, render_svg, render_zpl
 from lims.services import labelling
 
@@ -58,10 +60,12 @@ def content(*, longest: bool = False, warnings: tuple[str, ...] = (), reprint: b
         "colder", statements=("Do Not Irradiate",))
     if longest:
         kw |= dict(
-            # Donor.code and Recipient.code: 40 characters; wristband: 60; anticoagulant: 60.
-            product="Adipose tissue, lipoaspirate",  # the longest product class name
+            # Donor.code and Recipient.code: 40 characters; wristband: 60; anticoagulant: 60;
+            # LIMS_FACILITY_NAME: 80; the longest product class name and storage statement.
+            product=LONGEST_PRODUCT, storage=LONGEST_STORAGE,
             donor_code="DNR-2026-" + "X" * 31,
-            facility="Stem Cell Processing Laboratory, University Hospital X",
+            facility=("Stem Cell Processing Laboratory, University Hospital X, "
+                      "Department of Haematol").ljust(FACILITY_MAX, "y"),
             volume="Approx. 1250.5 mL, " + "ACD-A anticoagulant citrate dextrose solution A"
             .ljust(60, "X"),
             recipient="For use by intended recipient only: " + "R" * 40
@@ -69,6 +73,13 @@ def content(*, longest: bool = False, warnings: tuple[str, ...] = (), reprint: b
             abo_rh="AB Rh(D) negative", attributes=("Cryopreserved", "Volume reduced"),
             statements=("Do Not Irradiate", "Rx only"))
     return LabelContent(**(kw | changes))  # type: ignore[arg-type]
+
+
+LONGEST_PRODUCT = max((p.class_name for p in PRODUCT_TYPES.values()), key=len)
+LONGEST_STORAGE = max((s for p in PRODUCT_TYPES.values()
+                       for s in (p.storage_fresh, p.storage_frozen)), key=len)
+FACILITY_MAX = next(m.max_length for m in Settings.model_fields["facility_name"].metadata
+                    if hasattr(m, "max_length"))
 
 
 def all_combinations() -> list[tuple[tuple[str, ...], bool]]:
@@ -195,10 +206,10 @@ def test_bag_shows_the_four_quadrants_and_statements() -> None:
     assert ul(*where("G1234 26 000123")) and ul(*where("81"))  # DIN with its flags
     assert ul(*where("Stem Cell Processing"))  # facility
     assert ur(*where("AB Rh(D) negative"))
-    assert ll(*where("S11021A0")) and ll(*where("Adipose tissue"))
+    assert ll(*where("S11021A0")) and ll(*where(LONGEST_PRODUCT[:10]))
     assert lr(*where("2026-12-01"))
     text = page_text(page)
-    for must in ("Collected 2026-11-28", "Approx. 1250.5 mL", "Store at -150", "Do Not Irradiate",
+    for must in ("Collected 2026-11-28", "Approx. 1250.5 mL", "Store at 2-8", "Do Not Irradiate",
                  "FOR AUTOLOGOUS USE ONLY", "recipient only"):
         assert must in text, must
     # The boxed check character beside the DIN: a square frame around "L".
