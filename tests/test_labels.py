@@ -230,8 +230,11 @@ def test_zpl_structure_and_dimensions(name: str, dpi: int) -> None:
 
 
 def test_zpl_qr_magnification_fills_code_box() -> None:
-    t = TEMPLATES["cryovial"]  # 10.5 mm = 126 dots; 25 modules + 2 x 4 quiet = 33 -> 3
-    assert "^BQN,2,3^" in render_zpl(content(), t)
+    # The printer encodes the QR itself and may use byte mode: 26 bytes at Q need version 3
+    # (29 modules). Cryovial 10.5 mm = 126 dots; 29 + 2 x 4 quiet = 37 -> 3 dots per module.
+    assert "^BQN,2,3^" in render_zpl(content(), TEMPLATES["cryovial"])
+    # Bag: 24 mm = 288 dots // 37 = 7 (8 would draw 296 dots, past the code area).
+    assert "^BQN,2,7^" in render_zpl(content(), TEMPLATES["cryobag"])
 
 
 def test_zpl_datamatrix() -> None:

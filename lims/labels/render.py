@@ -251,6 +251,17 @@ def _zpl_text(s: str) -> str:
     return s.replace("_", "_5F").replace("^", "_5E").replace("~", "_7E")
 
 
+# QR byte-mode capacity at error correction Q, versions 1-10 (ISO/IEC 18004 table 7).
+_QR_Q_BYTES = (11, 20, 32, 46, 60, 74, 86, 108, 130, 151)
+
+
+def _printer_qr_modules(payload: str, ours: int) -> int:
+    """Modules of the QR the printer may draw: it encodes the payload itself (^BQ), possibly
+    all in byte mode, so a larger version than ours must still fit the code area."""
+    version = next((v for v, cap in enumerate(_QR_Q_BYTES, 1) if cap >= len(payload)), 10)
+    return max(ours, 17 + 4 * version)
+
+
 def _zpl_page(p: Page, content: LabelContent, symbology: str) -> list[str]:
     dpmm = ZPL_DOTS_PER_MM[p.dpi]
 
@@ -260,8 +271,11 @@ def _zpl_page(p: Page, content: LabelContent, symbology: str) -> list[str]:
     out = ["^XA", "^CI28", f"^PW{d(p.width)}", f"^LL{d(p.height)}", "^LH0,0"]
     if p.code_box is not None:
         cx, cy, size = p.code_box
-        mag = min(10, int(size * dpmm) // (len(p.matrix) + 2 * p.quiet))  # 10 = max
-        x, y = d(cx) + p.quiet * mag, d(cy) + p.quiet * mag
+        modules = len(p.matrix)
+        if symbology == "qr":
+            modules = _printer_qr_modules(content.payload, modules)
+        mag = min(10, int(size * dpmm) // (modules + 2 * p.quiet))  # 10 = max
+        x, y = d(cx) + p.quiet * mag, d(cy) + p.quiet * mag  # the printer adds no quiet zone
         if symbology == "qr":
             # ^BQN,2,m: normal orientation, model 2, m dots per module. In ^FD, "QA," means
             # error correction Q and automatic input mode (printer picks byte/alphanumeric).
