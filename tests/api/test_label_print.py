@@ -7,7 +7,7 @@ import io
 import zxingcpp
 from PIL import Image
 
-from tests.api.helpers import primary, step
+from tests.api.helpers import box, primary, step
 
 
 def label(api, sample_id: str, **params):
@@ -72,3 +72,20 @@ def test_unknown_or_accompanying_template_is_refused(api):
     for name in ("cryovial-tag", "vial"):
         r = label(api, s["id"], template=name)
         assert r.status_code == 422 and "cryovial, " in r.json()["detail"]
+
+
+def test_bag_label_follows_what_happened_to_the_product(api):
+    s = primary(api, donor_type="autologous")  # cord blood, collected into CPD
+    step(api, s["id"], "receive")
+    fresh = label(api, s["id"], format="zpl", template="cryobag").text
+    for must in ("Store at 2-8 \u00b0C", "Approx. 95 mL, CPD", "Do Not Irradiate",
+                 "FOR AUTOLOGOUS USE ONLY", "HPC, Cord Blood", "Collected "):
+        assert must in fresh, must
+    assert "Cryopreserved" not in fresh
+    b = box(api, rows=2, cols=2)
+    step(api, s["id"], "cryopreserve", data={"box_id": b["id"], "position": 1})
+    frozen = label(api, s["id"], format="zpl", template="cryobag", reason="frozen").text
+    assert "Cryopreserved" in frozen and "Store at -150 \u00b0C or colder" in frozen
+    step(api, s["id"], "thaw")
+    thawed = label(api, s["id"], format="zpl", template="cryobag", reason="thawed").text
+    assert "Thawed" in thawed and "Cryopreserved" not in thawed
