@@ -157,7 +157,13 @@ def _pixels(bc: zxingcpp.Barcode) -> tuple[tuple[bool, ...], ...]:
 
 @lru_cache(maxsize=4096)
 def code128(data: str) -> str:
-    """Code 128 modules of ``data`` ('1' = bar). zxing-cpp picks code sets A/B/C optimally."""
+    """Code 128 modules of ``data`` ('1' = bar). zxing-cpp picks code sets A/B/C optimally.
+
+    zxing-cpp rather than python-barcode or our own table: it is already our decoder and
+    Data Matrix writer (no new dependency), it packs digit runs in code set C (the DIN's
+    twelve digits: a shorter symbol), and the tests decode every symbol with the same
+    well-kept library. We only take the module pattern and draw whole printer dots.
+    """
     row = _pixels(zxingcpp.create_barcode(data, zxingcpp.BarcodeFormat.Code128))[0]
     return "".join("1" if dark else "0" for dark in row)
 
