@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     window_cord_blood_hours: int = Field(48, gt=0)
     window_adipose_tissue_hours: int = Field(24, gt=0)
     timezone: str = "Europe/Berlin"
-    facility_name: str = "Demo Stem Cell Laboratory"
+    # Printed on bag labels (two lines at most) and trace reports.
+    facility_name: str = Field("Demo Stem Cell Laboratory", min_length=1, max_length=80)
     # Thawed cells lose viability: administer within this many hours of thawing.
     post_thaw_hours: float = Field(4.0, gt=0)
     # The bedside check that allows an administration must be this recent.

@@ -119,11 +119,18 @@ def print_label(
     format: Annotated[Literal["png", "svg", "pdf", "zpl"], Query()] = "png",  # noqa: A002
     symbology: Literal["qr", "datamatrix"] = "qr",
     reason: Annotated[str | None, Query(description="Required for a reprint")] = None,
+    preview: Annotated[bool, Query(description="Only look (PNG or SVG, crossed out): "
+                                               "records nothing, needs no reason")] = False,
 ) -> Response:
-    """Render the sample's label. Every render is recorded as a print (any rendered label
-    can be printed); after the first, a reason is required and the label says REPRINT."""
-    body = labelling.print_labels(ctx, [sample_id], template_name=template, fmt=format,
-                                  symbology=symbology, reason=reason)
+    """Render the sample's label. A print is recorded; after the first, a reason is
+    required and the label says REPRINT. A preview records nothing. When text has to
+    move off a small label, the accompanying label follows it (next label on the roll)."""
+    if preview:
+        body = labelling.preview_label(ctx, sample_id, template_name=template, fmt=format,
+                                       symbology=symbology)
+    else:
+        body = labelling.print_labels(ctx, [sample_id], template_name=template, fmt=format,
+                                      symbology=symbology, reason=reason)
     return Response(body, media_type=labelling.MEDIA[format])
 
 

@@ -5,7 +5,7 @@ Pure functions only: no I/O and no clock, so dates and years are always passed i
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 CHECK_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
 
@@ -27,13 +27,48 @@ class InvalidCode(ValueError):
 
 
 @dataclass(frozen=True)
+class ShelfLife:
+    """How long a product may be used: hours (fresh, thawed) or calendar years (frozen)."""
+
+    hours: float | None = None
+    years: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.hours is None) == (self.years is None):
+            raise ValueError("a shelf life is given in hours or in years, not both or neither")
+        if (self.hours or self.years or 0) <= 0:
+            raise ValueError("a shelf life must be positive")
+
+    def after(self, at: datetime) -> datetime:
+        if self.years is not None:
+            try:
+                return at.replace(year=at.year + self.years)
+            except ValueError:  # 29 February in a year that has none: the day before
+                return at.replace(year=at.year + self.years, day=28)
+        assert self.hours is not None  # __post_init__: one of the two is set
+        return at + timedelta(hours=self.hours)
+
+
+@dataclass(frozen=True)
 class ProductType:
-    """What a sample kind is called and coded as on an ISBT 128 label."""
+    """What a sample kind is called and coded as on an ISBT 128 label, and how long it keeps.
+
+    ``fresh``: from the end of collection; ``cryopreserved``: from the freeze;
+    ``post_thaw``: from the thaw. None means no expiry is assigned at that point.
+    """
 
     kind: str
     code: str
     class_name: str
     isbt_published: bool
+    fresh: ShelfLife | None = None
+    cryopreserved: ShelfLife | None = None
+    post_thaw: ShelfLife | None = None
+    # Viable cells for administration: ISBT 128 ST-004 "Do Not Irradiate".
+    do_not_irradiate: bool = False
+    # Storage statement for the bag label, fresh and frozen.
+    storage_fresh: str = ""
+    storage_frozen: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +95,16 @@ def validate_facility(fin: str) -> str:
         raise InvalidCode(f"Facility number {fin}: the last 4 characters must be digits; check "
                           "the number ICCBBA assigned to your facility")
     return fin
+
+
+def flags_agree(din13: str, flags: str) -> bool:
+    """The one rule for DIN flags: flags 60-96 ("type 3") must carry 60 + the check value.
+
+    Other flag values (00, letters...) carry other meanings and are not checked here.
+    """
+    if flags.isascii() and flags.isdigit() and len(flags) == 2 and 60 <= int(flags) <= 96:
+        return int(flags) == 60 + check_value(din13)
+    return True
 
 
 def validate_din(din13: str) -> str:
@@ -121,7 +166,7 @@ def din_data_structure(din13: str, flags: str | None = None) -> str:
     flags = flags.upper()
     if len(flags) != 2 or not flags.isalnum() or not flags.isascii():
         raise InvalidCode(f"DIN flags {flags!r} must be exactly 2 letters or digits")
-    if flags.isascii() and flags.isdigit() and 60 <= int(flags) <= 96 and flags != expected:
+    if not flags_agree(din, flags):
         # Flags 60-96 claim to carry the check value; a wrong one would print a bad label.
         raise InvalidCode(f"DIN {din} flags should be {expected}, not {flags}: flags 60-96 "
                           "carry the check character")
@@ -133,26 +178,91 @@ def din_data_structure(din13: str, flags: str | None = None) -> str:
 # those codes MUST be replaced by the real ones from the ICCBBA product database before go-live.
 # The other kinds have no ISBT class (plasma and red cells here are processing fractions,
 # not the transfusion components ISBT codes as blood products).
+#
+# Shelf lives are this lab's validated stability (DOMAIN.md: configuration per product kind);
+# change them here, with the validation report, not in code that uses them:
+#   kind              fresh   cryopreserved  post-thaw
+#   bone_marrow       72 h    10 years       4 h
+#   cord_blood        72 h    20 years       4 h
+#   hsc_cd34          48 h    10 years       4 h
+#   msc_marrow/adipose/cord 48 h  5 years    6 h
+#   lipoaspirate      24 h    -              -
+#   mnc               48 h    10 years       4 h
+#   svf               24 h    5 years        4 h
+#   ipsc              -       -              24 h   (a line: no fresh or frozen expiry)
+#   plasma            24 h    2 years        24 h
+#   red_cells         72 h    2 years        24 h
+#   qc_sample         72 h    10 years       24 h
+#   maternal_sample   7 days  10 years       24 h
+
+
+def _H(hours: float) -> ShelfLife:
+    return ShelfLife(hours=hours)
+
+
+def _Y(years: int) -> ShelfLife:
+    return ShelfLife(years=years)
+
+
+_COLD, _LN2, _MINUS80 = ("Store at 2-8 \u00b0C", "Store at -150 \u00b0C or colder",
+                         "Store at -80 \u00b0C or colder")
+
+
+def _cells(kind: str, code: str, name: str, published: bool, fresh: ShelfLife | None,
+           frozen: ShelfLife | None, thawed: ShelfLife | None) -> ProductType:
+    """Viable cells: never irradiated; cold but unfrozen when fresh, in LN2 vapour frozen."""
+    return ProductType(kind, code, name, published, fresh, frozen, thawed, do_not_irradiate=True,
+                       storage_fresh=f"{_COLD}, do not freeze", storage_frozen=_LN2)
+
+
+def _other(kind: str, code: str, name: str, fresh: ShelfLife | None, frozen: ShelfLife | None,
+           thawed: ShelfLife | None) -> ProductType:
+    return ProductType(kind, code, name, False, fresh, frozen, thawed, storage_fresh=_COLD,
+                       storage_frozen=_MINUS80 if frozen else "")
+
+
 PRODUCT_TYPES: dict[str, ProductType] = {
     p.kind: p
     for p in (
-        ProductType("bone_marrow", "S1001", "HPC, Marrow", True),
-        ProductType("cord_blood", "S1002", "HPC, Cord Blood", True),
+        _cells("bone_marrow", "S1001", "HPC, Marrow", True, _H(72), _Y(10), _H(4)),
+        _cells("cord_blood", "S1002", "HPC, Cord Blood", True, _H(72), _Y(20), _H(4)),
         # ISBT codes selected cells as the HPC class with a "CD34 enriched" attribute.
-        ProductType("hsc_cd34", "S1003", "HPC, CD34 enriched", True),
-        ProductType("msc_marrow", "S1101", "MSC(M)", True),
-        ProductType("msc_adipose", "S1102", "MSC(AT)", True),
-        ProductType("msc_cord", "S1103", "MSC(CB)", True),
-        ProductType("lipoaspirate", "S9001", "Adipose tissue, lipoaspirate", False),
-        ProductType("mnc", "S9002", "MNC", False),
-        ProductType("svf", "S9003", "SVF", False),
-        ProductType("ipsc", "S9004", "iPSC line", False),
-        ProductType("plasma", "S9005", "Plasma fraction", False),
-        ProductType("red_cells", "S9006", "Red cell fraction", False),
-        ProductType("qc_sample", "S9007", "QC sample", False),
-        ProductType("maternal_sample", "S9008", "Maternal sample", False),
+        _cells("hsc_cd34", "S1003", "HPC, CD34 enriched", True, _H(48), _Y(10), _H(4)),
+        _cells("msc_marrow", "S1101", "MSC(M)", True, _H(48), _Y(5), _H(6)),
+        _cells("msc_adipose", "S1102", "MSC(AT)", True, _H(48), _Y(5), _H(6)),
+        _cells("msc_cord", "S1103", "MSC(CB)", True, _H(48), _Y(5), _H(6)),
+        _other("lipoaspirate", "S9001", "Adipose tissue, lipoaspirate", _H(24), None, None),
+        _cells("mnc", "S9002", "MNC", False, _H(48), _Y(10), _H(4)),
+        _cells("svf", "S9003", "SVF", False, _H(24), _Y(5), _H(4)),
+        _cells("ipsc", "S9004", "iPSC line", False, None, None, _H(24)),
+        _other("plasma", "S9005", "Plasma fraction", _H(24), _Y(2), _H(24)),
+        _other("red_cells", "S9006", "Red cell fraction", _H(72), _Y(2), _H(24)),
+        _other("qc_sample", "S9007", "QC sample", _H(72), _Y(10), _H(24)),
+        _other("maternal_sample", "S9008", "Maternal sample", _H(7 * 24), _Y(10), _H(24)),
     )
 }
+
+# The events that set a new expiry, and which shelf life each one starts.
+EXPIRY_EVENTS: dict[str, str] = {
+    "collect": "fresh", "cryopreserve": "cryopreserved", "thaw": "post_thaw",
+}
+
+
+def expiry(kind: str, *, event: str, at: datetime) -> datetime | None:
+    """The expiry an event sets: ``at`` (aware) plus the kind's shelf life for that event.
+
+    Only the events of EXPIRY_EVENTS set an expiry; None means the product has no expiry
+    from then on (e.g. a frozen iPSC line), so a caller replaces the old one with None.
+    """
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidCode("The time an expiry is counted from must carry its time zone")
+    try:
+        which = EXPIRY_EVENTS[event]
+    except KeyError:
+        raise InvalidCode(f"Event {event!r} does not set an expiry; only "
+                          f"{', '.join(EXPIRY_EVENTS)} do") from None
+    life: ShelfLife | None = getattr(product_type(kind), which)
+    return None if life is None else life.after(at)
 
 
 def product_type(kind: str) -> ProductType:
@@ -249,6 +359,16 @@ def parse_isbt_date(s: str) -> date:
     return date(year, 1, 1) + timedelta(days=day - 1)
 
 
+def expiry_data_structure(local: datetime) -> str:
+    """ISBT data structure 005 `&>cyyjjjhhmm`: expiry date and time, in the lab's local time."""
+    return f"&>{isbt_date(local.date())}{local:%H%M}"
+
+
+def collection_date_data_structure(local: date) -> str:
+    """ISBT data structure 006 `=*cyyjjj`: the collection date."""
+    return f"=*{isbt_date(local)}"
+
+
 def label_payload(din13: str, code5: str, collection_type: str, division: str) -> str:
     """The 2-D barcode payload: DIN data structure (type-3 flags) + product code structure."""
     product = product_code_data_structure(code5, collection_type, division)
@@ -287,7 +407,7 @@ def parse_scan(raw: str) -> ScannedCode:
         flags = upper[14:16]
         din = validate_din(upper[1:14])
         expected = f"{60 + check_value(din)}"
-        if flags.isascii() and flags.isdigit() and 60 <= int(flags) <= 96 and flags != expected:
+        if not flags_agree(din, flags):
             # Type-3 flags carry the check value; a mismatch means a misprinted or misread code.
             raise InvalidCode(f"DIN {din}: the barcode's check flags {flags} should be {expected}"
                               f" (check character {check_character(din)}): the code was misread "
