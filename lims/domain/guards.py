@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from lims.domain.clock import elapsed, hours, readable
 from lims.domain.errors import GuardFailed, Invalid
 from lims.domain.states import State, Use, is_overdue
 
@@ -47,6 +48,7 @@ class SampleFacts:
     state: State
     on_hold: bool = False
     sample_id: str = ""
+    kind: str | None = None
     source: str | None = None
     donor_code: str = ""
     donor_type: str | None = None
@@ -80,6 +82,7 @@ class Request:
     signature_meaning: str | None = None
     internal: bool = False  # raised by the system itself (derivation), not by a person
     data: Mapping[str, Any] = field(default_factory=dict)
+    zone: tzinfo = UTC  # the lab's (LIMS_TIMEZONE): times in messages read on its clocks
 
 
 Guard = Callable[[SampleFacts, Request], str | None]
@@ -130,12 +133,11 @@ def late(f: SampleFacts, now: datetime) -> bool:
 
 
 def within_window_or_deviation(f: SampleFacts, r: Request) -> str | None:
-    if late(f, r.now) and not (r.reason and r.reason.strip()):
-        return (
-            "the processing window closed at "
-            f"{f.processing_due_at:%Y-%m-%d %H:%M} UTC; give a deviation reason to proceed"
-        )
-    return None
+    due = f.processing_due_at
+    if due is None or not late(f, r.now) or (r.reason and r.reason.strip()):
+        return None
+    return (f"the processing window closed at {readable(due, r.zone)}, "
+            f"{hours(elapsed(due, r.now))} ago; give a deviation reason to proceed")
 
 
 def never_thawed(f: SampleFacts, r: Request) -> str | None:

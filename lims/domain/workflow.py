@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lims.domain import eventdata, sources
+from lims.domain import eventdata, isbt, sources
 from lims.domain.errors import DomainError, GuardFailed, IllegalTransition, Invalid, NotPermitted
 from lims.domain.eventdata import DataField
 from lims.domain.guards import GUARDS, Request, SampleFacts, late
@@ -280,10 +280,16 @@ TRANSITIONS: tuple[Transition, ...] = (
 BY_EVENT: dict[str, Transition] = {t.event: t for t in TRANSITIONS}
 EVENTS = tuple(BY_EVENT)
 
-# Checked at import, like guard names: every event has an effect, every effect an event.
-if set(EFFECTS) != set(BY_EVENT):
-    raise ValueError(f"events without an effect: {set(BY_EVENT) - set(EFFECTS)}; "
-                     f"effects without an event: {set(EFFECTS) - set(BY_EVENT)}")
+
+
+def _check_effects() -> None:
+    """Every event has an effect, every effect an event (checked at import, like guards)."""
+    if set(EFFECTS) != set(BY_EVENT):
+        raise ValueError(f"events without an effect: {set(BY_EVENT) - set(EFFECTS)}; "
+                         f"effects without an event: {set(EFFECTS) - set(BY_EVENT)}")
+
+
+_check_effects()
 
 # Field name -> (events taking it, its declaration): answers data sent to the wrong event.
 _WHERE: dict[str, tuple[list[str], DataField]] = {}
@@ -417,6 +423,9 @@ def changes(outcome: Outcome, facts: SampleFacts, request: Request) -> Changes:
     sample = {f.sets: request.data[f.name] for f in t.fields
               if f.sets and f.name in request.data}
     sample.update(done.sample)
+    if t.event in isbt.EXPIRY_EVENTS and "expires_at" not in request.data and facts.kind:
+        # Collection, freezing and thawing start a new shelf life (product table).
+        sample["expires_at"] = isbt.expiry(facts.kind, event=t.event, at=request.now)
     if t.frees_position:
         sample.update(location_id=None, position=None)
     return Changes(sample=sample, records=done.records)

@@ -100,6 +100,7 @@ def facts(ctx: Context, sample: Sample, guards: Iterable[str] = workflow.GUARDS,
     data = data or {}
     found: dict[str, Any] = {
         "state": State(sample.state), "on_hold": sample.on_hold, "sample_id": sample.id,
+        "kind": sample.kind,
         "source": sample.source, "passage": sample.passage,
         "processing_due_at": sample.processing_due_at, "expires_at": sample.expires_at}
     if lock_donor or need & {"donor_eligible", "consent_for_use", "autologous_recipient"}:
@@ -175,9 +176,11 @@ def apply_event(
     ask = workflow.Request(
         event=event, actor_id=ctx.actor.id, roles=ctx.actor.roles, now=ctx.now,
         reason=reason, signed=signature is not None,
-        signature_meaning=signature.meaning if signature else None, internal=internal)
+        signature_meaning=signature.meaning if signature else None, internal=internal,
+        zone=ctx.settings.zone)
     rule = workflow.check_step(workflow.SampleFacts(
         state=State(sample.state), on_hold=sample.on_hold), ask)
+    # Every event reads the sample's own facts (kind, expiry, window); guards add more.
     clean = workflow.check_data(event, data or {}, sample.source)
     ask = replace(ask, data=clean, intended_use=clean.get("intended_use"))
     if signature is not None and not signature.verified:

@@ -41,10 +41,6 @@ def test_an_overlapping_hand_over_names_both_times_in_summer_time() -> None:
             "by its current custodian (2026-07-01 10:00 CEST)") in err.value.detail
 
 
-# The processing-window message lives in lims/domain/workflow.py, which another change is
-# refactoring: the lead applies the zone there (see the reports branch's report). Strict:
-# once applied this passes, and the marker must go.
-@pytest.mark.xfail(strict=True, reason="lead applies Request.zone in lims/domain/workflow.py")
 def test_the_processing_window_message_names_the_lab_time() -> None:
     from lims.domain.errors import GuardFailed
     from lims.domain.workflow import Request, SampleFacts, State, decide
@@ -53,7 +49,7 @@ def test_the_processing_window_message_names_the_lab_time() -> None:
                         consent_scopes=frozenset({"clinical"}),
                         processing_due_at=datetime(2026, 10, 26, 18, 0, tzinfo=UTC))
     request = Request(event="start_processing", actor_id="u", roles=frozenset({"technician"}),
-                      now=datetime(2026, 10, 26, 22, 0, tzinfo=UTC), zone=BERLIN)  # type: ignore[call-arg]
+                      now=datetime(2026, 10, 26, 22, 0, tzinfo=UTC), zone=BERLIN)
     with pytest.raises(GuardFailed) as err:
         decide(facts, request)
     assert ("the processing window closed at 2026-10-26 19:00 CET, 4 h ago; give a deviation "
