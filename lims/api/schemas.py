@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
@@ -20,7 +19,7 @@ from pydantic import (
 
 from lims.domain import clock, sources, workflow
 from lims.domain.errors import DomainError
-from lims.domain.eventdata import DataField
+from lims.domain.eventdata import DataField, leaves
 from lims.domain.states import Meaning, Use
 
 
@@ -31,21 +30,9 @@ def _plausible(when: datetime) -> datetime:
         raise ValueError(exc.detail) from None
 
 
-def _leaves(value: Any) -> Iterator[Any]:
-    """Every plain value inside nested JSON (objects and lists)."""
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from _leaves(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _leaves(v)
-    else:
-        yield value
-
-
 def _finite(value: Any) -> Any:
     """Free-form data (parameters, results) must not smuggle in NaN or Infinity."""
-    if any(isinstance(v, float) and not math.isfinite(v) for v in _leaves(value)):
+    if any(isinstance(v, float) and not math.isfinite(v) for v in leaves(value)):
         raise ValueError("NaN and Infinity are not quantities a lab records")
     return value
 
@@ -79,7 +66,7 @@ class In(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _refuse_nul(cls, data: Any) -> Any:
-        if any(isinstance(v, str) and "\x00" in v for v in _leaves(data)):
+        if any(isinstance(v, str) and "\x00" in v for v in leaves(data)):
             raise ValueError("text must not contain a NUL character (a scanner or copy glitch)")
         return data
 

@@ -65,13 +65,14 @@ def _number(f: DataField, value: Any, integer: bool) -> float | int:
     return int(number) if integer else number
 
 
-def _leaves(value: Any) -> Iterable[Any]:
+def leaves(value: Any) -> Iterable[Any]:
+    """Every plain value inside nested JSON (objects and lists)."""
     if isinstance(value, dict):
         for v in value.values():
-            yield from _leaves(v)
+            yield from leaves(v)
     elif isinstance(value, list):
         for v in value:
-            yield from _leaves(v)
+            yield from leaves(v)
     else:
         yield value
 
@@ -83,7 +84,7 @@ def _one(f: DataField, value: Any, source: str | None) -> Any:
         if not isinstance(value, dict):
             raise Invalid(f"'{f.name}' must be an object of names and values, e.g. "
                           '{"g_force": 400, "minutes": 30}.')
-        if any(isinstance(v, float) and not math.isfinite(v) for v in _leaves(value)):
+        if any(isinstance(v, float) and not math.isfinite(v) for v in leaves(value)):
             raise Invalid(f"'{f.name}' must not hold NaN or Infinity.")
         return value
     if not isinstance(value, str):
