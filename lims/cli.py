@@ -103,13 +103,11 @@ def audit_verify() -> None:
     """Check every hash chain, checkpoint and signature; name the first broken entry."""
     from rich.progress import Progress
 
-    from lims.db.tables import AuditEntry
+    from lims.db.audit import count_entries
     from lims.services import audit
 
     with _context() as ctx, Progress() as bar:
-        from sqlalchemy import func, select
-
-        total = ctx.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+        total = count_entries(ctx.session)
         task = bar.add_task("verifying audit trail", total=total or 1)
         result = audit.verify(ctx, progress=lambda n: bar.advance(task, n))
     typer.echo(json.dumps(result, indent=2))

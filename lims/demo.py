@@ -10,10 +10,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import select
-
 from lims.db import queries
-from lims.db.tables import AppUser, Sample
+from lims.db.tables import Sample
+from lims.db.users import user_by_username
 from lims.demo_clock import Story
 from lims.domain.workflow import State
 from lims.services import collections, custody, donors, identity, labelling, qc, samples, users
@@ -33,7 +32,7 @@ DEMO_USERS = {
 
 def load(ctx: Context) -> dict[str, Any]:
     """Load everything in the caller's transaction; refuses to load twice."""
-    if ctx.session.execute(select(AppUser).where(AppUser.username == "tech")).first():
+    if user_by_username(ctx.session, "tech"):
         raise SystemExit("demo data is already loaded")
     people = {}
     for username, (name, roles) in DEMO_USERS.items():
@@ -174,8 +173,7 @@ def load(ctx: Context) -> dict[str, Any]:
     # A donor registered before consent was taken: nothing may be collected yet.
     donor("CB-2026-0999", "allogeneic", "pending", [])
     states = {s.value: 0 for s in State}
-    for (st,) in ctx.session.execute(select(Sample.state)):
-        states[st] += 1
+    states.update(queries.count_by_state(ctx.session))
     return {"users": sorted(DEMO_USERS), "password": DEMO_PASSWORD,
             "integration_api_key": api_key, "samples_by_state": states}
 

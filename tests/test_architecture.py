@@ -27,12 +27,27 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+# Only lims/db speaks SQL: nothing else may import the database toolkits.
+SQL_TOOLKITS = ("sqlalchemy", "sqlmodel")
+
+
+def _is(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def test_only_the_data_layer_imports_sql_toolkits():
+    outside = [m for m in sorted(LIMS.rglob("*.py")) if (LIMS / "db") not in m.parents]
+    assert len(outside) > 40  # services, api, domain, labels, cli, demo, reports, main
+    bad = [(str(m.relative_to(LIMS)), name) for m in outside for name in _imports(m)
+           if _is(name, SQL_TOOLKITS)]
+    assert bad == []
+
+
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_layer_imports_only_downwards(layer):
     modules = sorted((LIMS / layer).glob("*.py"))
     assert modules, layer
-    bad = [(m.name, name) for m in modules for name in _imports(m)
-           if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[layer])]
+    bad = [(m.name, name) for m in modules for name in _imports(m) if _is(name, FORBIDDEN[layer])]
     assert bad == []
 
 

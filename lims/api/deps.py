@@ -7,11 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 from lims.config import Settings
-from lims.db.engine import unit_of_work
+from lims.db.engine import Engine, Session, unit_of_work
 from lims.domain.errors import Invalid, NotAuthenticated, NotPermitted
 from lims.services import users
 from lims.services.context import Actor, Context

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from lims.db.errors import ConflictingWrite, DatabaseUnavailable, UnstorableValue
 from lims.domain import errors
 
 STATUS: dict[type[errors.DomainError], int] = {
@@ -64,23 +64,23 @@ def install(app: FastAPI) -> None:
         return problem(request, exc.status_code, titles.get(exc.status_code, "Error"), detail,
                        f"http-{exc.status_code}")
 
-    @app.exception_handler(DataError)
-    async def _data(request: Request, exc: DataError) -> JSONResponse:
+    @app.exception_handler(UnstorableValue)
+    async def _data(request: Request, exc: UnstorableValue) -> JSONResponse:
         # e.g. a NUL character, which PostgreSQL cannot store in text
         return problem(request, 422, "Invalid request",
                        "The request contains characters or values that cannot be stored "
                        "(for example a NUL character); nothing was saved.", "unstorable-value")
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+    @app.exception_handler(ConflictingWrite)
+    async def _integrity(request: Request, exc: ConflictingWrite) -> JSONResponse:
         # Two requests raced for the same record (e.g. one audit chain or one position).
         return problem(request, 409, "Conflicting change",
                        "The change clashes with what is stored (a duplicate, a reference to "
                        "something missing, or someone changing the same record at the same "
                        "moment); nothing was saved. Reload and try again.", "conflicting-change")
 
-    @app.exception_handler(OperationalError)
-    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+    @app.exception_handler(DatabaseUnavailable)
+    async def _db_down(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
         return problem(request, 503, "Database unavailable",
                        "The database did not answer; nothing was saved. Try again shortly.",
                        "database-unavailable")

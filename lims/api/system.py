@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from lims.api.deps import Auth
 from lims.api.problems import responses
+from lims.db.engine import current_revision
 from lims.domain import workflow
 
 router = APIRouter(tags=["system"])
@@ -25,8 +25,7 @@ def health() -> dict[str, str]:
 def readiness(request: Request) -> JSONResponse:
     """Ready to serve: the database answers and is migrated to the expected revision."""
     try:
-        with request.app.state.engine.connect() as conn:
-            rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        rev = current_revision(request.app.state.engine)
     except Exception:  # noqa: BLE001 - any failure means not ready
         return JSONResponse({"status": "unavailable", "detail": "database not reachable"}, 503)
     if rev is None:

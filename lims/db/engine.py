@@ -1,4 +1,7 @@
-"""Engine and unit of work. Nothing connects until `make_engine` is called."""
+"""Engine and unit of work. Nothing connects until `make_engine` is called.
+
+Session and Engine are named here so that the layers above can annotate with them
+without importing SQLAlchemy themselves."""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+__all__ = ["Engine", "Session", "current_revision", "make_engine", "unit_of_work"]
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +72,9 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
                     session.rollback()
                     log.exception("could not keep the record of a refused request")
             raise
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is migrated to (None: not migrated)."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

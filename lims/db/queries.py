@@ -337,3 +337,8 @@ def recipient_of_donor(session: Session, donor_id: str) -> Recipient | None:
     """The patient record of a donor (autologous: the donor is the recipient)."""
     q = select(Recipient).where(Recipient.donor_id == donor_id)
     return session.execute(q).scalar_one_or_none()
+
+
+def count_by_state(session: Session) -> dict[str, int]:
+    q = select(Sample.state, func.count()).group_by(Sample.state)
+    return {state: n for state, n in session.execute(q)}

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, text
-from sqlmodel import col, select
-
-from lims.db.tables import AuditCheckpoint, AuditEntry, Signature
+from lims.db import audit as trail
+from lims.db.tables import AuditCheckpoint, AuditEntry
 from lims.domain import audit as hashing
 from lims.services.context import Context
 
@@ -26,12 +24,7 @@ def record(
 ) -> AuditEntry:
     """Append one entry to the entity's chain. One line per audited write."""
     chain = chain or f"{entity_type}:{entity_id}"
-    head = ctx.session.execute(
-        select(AuditEntry.chain_seq, AuditEntry.hash)
-        .where(AuditEntry.chain == chain)
-        .order_by(AuditEntry.chain_seq.desc())  # type: ignore[attr-defined]
-        .limit(1)
-    ).first()
+    head = trail.chain_head(ctx.session, chain)
     seq, prev = (head[0] + 1, head[1]) if head else (1, hashing.GENESIS)
     entry = AuditEntry(
         chain=chain, chain_seq=seq, prev_hash=prev, hash="", at=ctx.now,
@@ -42,49 +35,25 @@ def record(
         reason=reason, request_id=ctx.request_id, client_addr=ctx.client_addr,
     )
     entry.hash = hashing.entry_hash(entry.model_dump(), prev)
-    ctx.session.add(entry)
-    ctx.session.flush()  # a racing writer on the same chain fails here, not silently later
+    trail.append(ctx.session, entry)
     return entry
 
 
 def checkpoint(ctx: Context) -> AuditCheckpoint:
     """Seal the current head of every chain (run periodically: `lims audit checkpoint`)."""
-    if ctx.session.get_bind().dialect.name == "postgresql":
-        # Checkpoints take turns (cron on two replicas, a manual run): each seals on top of
-        # the last committed one. SQLite writers are serialised at BEGIN IMMEDIATE already.
-        ctx.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('lims_checkpoint'))"))
-    latest = (
-        select(col(AuditEntry.chain).label("c"), func.max(AuditEntry.chain_seq).label("s"))
-        .group_by(AuditEntry.chain)
-        .subquery()
-    )
-    rows = ctx.session.execute(
-        select(AuditEntry.chain, AuditEntry.chain_seq, AuditEntry.hash).join(
-            latest,
-            (col(AuditEntry.chain) == latest.c.c) & (col(AuditEntry.chain_seq) == latest.c.s),
-        )
-    )
-    heads = {chain: [seq, h] for chain, seq, h in rows}
-    last = ctx.session.execute(
-        select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)  # type: ignore[union-attr]
-    ).scalar_one_or_none()
+    trail.take_checkpoint_turn(ctx.session)
+    heads = trail.chain_heads(ctx.session)
+    last = trail.last_checkpoint(ctx.session)
     prev = last.hash if last else hashing.GENESIS
     cp = AuditCheckpoint(at=ctx.now, heads=heads, prev_hash=prev,
                          hash=hashing.checkpoint_hash(heads, ctx.now, prev))
-    ctx.session.add(cp)
-    ctx.session.flush()
+    trail.append(ctx.session, cp)
     return cp
-
-
-def _entries(ctx: Context) -> Iterator[dict[str, Any]]:
-    q = select(AuditEntry).order_by(col(AuditEntry.chain), col(AuditEntry.chain_seq))
-    for (entry,) in ctx.session.execute(q.execution_options(yield_per=2000)):
-        yield entry.model_dump()
 
 
 def verify(ctx: Context, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Check every chain, every checkpoint and every signature; name the first break."""
-    total = ctx.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+    total = trail.count_entries(ctx.session)
     first: hashing.Break | None = None
     hashes: dict[tuple[str, int], str] = {}
     chain_rows: list[dict[str, Any]] = []
@@ -93,7 +62,7 @@ def verify(ctx: Context, progress: Callable[[int], None] | None = None) -> dict[
     def close(rows: list[dict[str, Any]]) -> hashing.Break | None:
         return hashing.verify_chain(rows[0]["chain"], rows) if rows else None
 
-    for e in _entries(ctx):
+    for e in trail.entries(ctx.session):
         if chain_rows and e["chain"] != chain_rows[0]["chain"]:
             first = first or close(chain_rows)
             chain_rows = []
@@ -105,7 +74,7 @@ def verify(ctx: Context, progress: Callable[[int], None] | None = None) -> dict[
     first = first or close(chain_rows)
     if progress:
         progress(checked % 500)
-    cps = ctx.session.execute(select(AuditCheckpoint).order_by(col(AuditCheckpoint.id))).scalars()
+    cps = trail.checkpoints(ctx.session)
     first = first or hashing.verify_checkpoints((c.model_dump() for c in cps), hashes)
     first = first or _verify_signatures(ctx)
     return {
@@ -119,8 +88,8 @@ def verify(ctx: Context, progress: Callable[[int], None] | None = None) -> dict[
 
 
 def _verify_signatures(ctx: Context) -> hashing.Break | None:
-    for sig in ctx.session.execute(select(Signature).order_by(col(Signature.signed_at))).scalars():
-        entry = ctx.session.get(AuditEntry, sig.audit_entry_id)
+    for sig in trail.signatures(ctx.session):
+        entry = trail.entry(ctx.session, sig.audit_entry_id)
         binding = None if entry is None else hashing.signature_binding(
             signer_id=sig.signer_id, meaning=sig.meaning, signed_at=sig.signed_at,
             entity_type=sig.entity_type, entity_id=sig.entity_id,
@@ -136,14 +105,13 @@ def export(ctx: Context, fh: Any) -> int:
     """JSON Lines: every entry, then every checkpoint and signature. `python -m
     lims.domain.audit FILE` verifies such a file offline with the standard library only."""
     n = 0
-    for e in _entries(ctx):
+    for e in trail.entries(ctx.session):
         fh.write(hashing.canonical({"kind": "entry", **e}).decode() + "\n")
         n += 1
-    checkpoints = select(AuditCheckpoint).order_by(col(AuditCheckpoint.id))
-    for cp in ctx.session.execute(checkpoints).scalars():
+    for cp in trail.checkpoints(ctx.session):
         fh.write(hashing.canonical({"kind": "checkpoint", **cp.model_dump()}).decode() + "\n")
         n += 1
-    for sig in ctx.session.execute(select(Signature).order_by(col(Signature.signed_at))).scalars():
+    for sig in trail.signatures(ctx.session):
         fh.write(hashing.canonical({"kind": "signature", **sig.model_dump()}).decode() + "\n")
         n += 1
     return n

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session
-
 from lims.config import Settings
+from lims.db.engine import Session
 from lims.db.types import utcnow
 
 

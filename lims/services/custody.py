@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
-
+from lims.db import custody as custody_records
 from lims.db import queries
-from lims.db.tables import AppUser, CustodyTransfer, Excursion, Location, Sample
+from lims.db.tables import CustodyTransfer, Excursion, Location, Sample
+from lims.db.users import user_by_username
 from lims.domain import custody as rules
 from lims.domain import permissions, vocabulary
 from lims.domain.errors import Conflict, Invalid, NotPermitted
@@ -28,7 +28,7 @@ def add_location(ctx: Context, *, kind: str, name: str, parent_id: str | None,
     if (kind == "box") != bool(rows and cols):
         raise Invalid("Boxes (and only boxes) have rows and cols, e.g. 9 x 9.")
     path = f"{parent.path} / {name}" if parent else name
-    if ctx.session.execute(select(Location).where(Location.path == path)).first():
+    if custody_records.location_by_path(ctx.session, path):
         raise Conflict(f"{path} exists already.")
     loc = Location(kind=kind, name=name, parent_id=parent_id, path=path, rows=rows, cols=cols,
                    min_temp_c=min_temp_c, max_temp_c=max_temp_c, created_at=ctx.now)
@@ -42,8 +42,7 @@ def _party(ctx: Context, to: str) -> str:
     """'user:<username>' or 'location:<id>', checked to exist."""
     kind, _, ref = to.partition(":")
     if kind == "user":
-        q = select(AppUser).where(AppUser.username == ref)
-        user = ctx.session.execute(q).scalar_one_or_none()
+        user = user_by_username(ctx.session, ref)
         if user is None:
             raise Invalid(f"No user '{ref}' to hand the sample to.")
         return f"user:{user.username}"
@@ -53,14 +52,11 @@ def _party(ctx: Context, to: str) -> str:
 
 
 def _last(ctx: Context, sample_id: str) -> CustodyTransfer | None:
-    q = (select(CustodyTransfer).where(CustodyTransfer.sample_id == sample_id)
-         .order_by(CustodyTransfer.seq.desc()).limit(1))  # type: ignore[attr-defined]
-    return ctx.session.execute(q).scalar_one_or_none()
+    return custody_records.last_transfer(ctx.session, sample_id)
 
 
 def timeline(ctx: Context, sample_id: str) -> list[CustodyTransfer]:
-    q = select(CustodyTransfer).where(CustodyTransfer.sample_id == sample_id)
-    return list(ctx.session.execute(q.order_by(col(CustodyTransfer.seq))).scalars())
+    return custody_records.transfers_of(ctx.session, sample_id)
 
 
 def hand_over(ctx: Context, sample_id: str, *, to: str, handed_over_at: datetime | None,

@@ -6,9 +6,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
-
+from lims.db import idempotency as stored_answers
 from lims.db.tables import IdempotencyRecord
 from lims.domain import audit as hashing
 from lims.domain.errors import Invalid
@@ -32,13 +30,7 @@ def run(ctx: Context, key: str | None, request: Any,
     if stored is None:
         record = IdempotencyRecord(actor_id=ctx.actor.id, key=key, request_hash=digest,
                                    status_code=0, created_at=ctx.now)
-        savepoint = ctx.session.begin_nested()
-        try:
-            ctx.session.add(record)
-            ctx.session.flush()
-            savepoint.commit()
-        except IntegrityError:
-            savepoint.rollback()
+        if not stored_answers.claim(ctx.session, record):
             stored = _find(ctx, key)
         else:
             # The first answer reads exactly as every replay of it will.
@@ -54,6 +46,4 @@ def run(ctx: Context, key: str | None, request: Any,
 
 
 def _find(ctx: Context, key: str) -> IdempotencyRecord | None:
-    q = select(IdempotencyRecord).where(IdempotencyRecord.actor_id == ctx.actor.id,
-                                        IdempotencyRecord.key == key)
-    return ctx.session.execute(q).scalar_one_or_none()
+    return stored_answers.find(ctx.session, ctx.actor.id, key)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
-
-from lims.db import queries
+from lims.db import queries, recipients
 from lims.db.tables import BedsideCheck, Donor, Recipient, Sample
 from lims.domain import identity, permissions
 from lims.domain.errors import Conflict, DomainError, Invalid
@@ -26,20 +24,16 @@ def register_recipient(ctx: Context, *, code: str, wristband_id: str,
                           "are assigned to a recipient at distribution.")
         if queries.recipient_of_donor(ctx.session, donor_id):
             raise Conflict(f"Donor {donor.code} is already registered as a recipient.")
-    for col, value, what in ((Recipient.code, code, "code"),
-                             (Recipient.wristband_id, wristband, "wristband")):
-        if _by(ctx, col, value):
-            raise Conflict(f"A recipient with this {what} ({value}) exists already.")
+    if recipients.recipient_by_code(ctx.session, code):
+        raise Conflict(f"A recipient with this code ({code}) exists already.")
+    if recipients.recipient_by_wristband(ctx.session, wristband):
+        raise Conflict(f"A recipient with this wristband ({wristband}) exists already.")
     r = Recipient(code=code, wristband_id=wristband, donor_id=donor_id, created_at=ctx.now)
     ctx.session.add(r)
     ctx.session.flush()
     audit.record(ctx, "recipient_registered", "recipient", r.id,
                  after={"code": code, "wristband_id": wristband, "donor_id": donor_id})
     return r
-
-
-def _by(ctx: Context, col: object, value: object) -> Recipient | None:
-    return ctx.session.execute(select(Recipient).where(col == value)).scalar_one_or_none()
 
 
 def verify_bedside(ctx: Context, *, wristband: str, product: str,

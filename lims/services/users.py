@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import col, select
-
+from lims.db import users as stored_users
 from lims.db.tables import ApiKey, AppUser, AuthToken
 from lims.domain import permissions
 from lims.domain.errors import Conflict, Invalid, NotAuthenticated
@@ -69,10 +68,7 @@ def change_user(ctx: Context, user: AppUser, *, full_name: str | None = None,
 
 
 def _by_username(ctx: Context, username: str, *, lock: bool = False) -> AppUser | None:
-    q = select(AppUser).where(AppUser.username == username)
-    if lock:  # failure counting is read-modify-write: parallel guesses must take turns
-        q = q.with_for_update().execution_options(populate_existing=True)
-    return ctx.session.execute(q).scalar_one_or_none()
+    return stored_users.user_by_username(ctx.session, username, lock=lock)
 
 
 def is_locked(ctx: Context, user: AppUser) -> bool:
@@ -115,9 +111,7 @@ def sign_in(ctx: Context, username: str, password: str) -> tuple[AppUser | None,
 
 
 def user_for_token(ctx: Context, token: str) -> AppUser:
-    q = select(AppUser, AuthToken).join(AuthToken, col(AuthToken.user_id) == AppUser.id).where(
-        AuthToken.token_hash == passwords.digest(token))
-    row = ctx.session.execute(q).first()
+    row = stored_users.token_with_owner(ctx.session, passwords.digest(token))
     if row is None or row[1].revoked_at or row[1].expires_at <= ctx.now or not row[0].active:
         raise NotAuthenticated("Your sign-in has expired or is not valid: sign in again.")
     return row[0]
@@ -148,8 +142,7 @@ def revoke_api_key(ctx: Context, key: ApiKey) -> ApiKey:
 
 
 def user_for_api_key(ctx: Context, secret: str) -> tuple[AppUser, ApiKey]:
-    q = select(ApiKey).where(ApiKey.prefix == secret[:12])
-    key = ctx.session.execute(q).scalar_one_or_none()
+    key = stored_users.api_key_by_prefix(ctx.session, secret[:12])
     if key is None or key.revoked_at or key.key_hash != passwords.digest(secret):
         raise NotAuthenticated("This API key is not valid or was revoked.")
     user = ctx.session.get(AppUser, key.user_id)

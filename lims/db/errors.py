@@ -1,0 +1,14 @@
+"""The database failures callers translate for people, named without SQLAlchemy."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+# A value the database cannot store (e.g. a NUL character in PostgreSQL text).
+UnstorableValue = DataError
+# Two writers raced for one record, or a reference points at nothing.
+ConflictingWrite = IntegrityError
+# The database did not answer.
+DatabaseUnavailable = OperationalError
+
+__all__ = ["ConflictingWrite", "DatabaseUnavailable", "UnstorableValue"]
