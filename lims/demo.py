@@ -62,7 +62,7 @@ def load(ctx: Context) -> dict[str, Any]:
     def donor(code: str, kind: str, eligibility: str, scopes: list[str]):  # noqa: ANN202
         d = donors.register_donor(co, code=code, donor_type=kind, eligibility=eligibility)
         if scopes:
-            donors.add_consent(co, d, form_version="v3", scopes=scopes,
+            donors.add_consent(co, d.id, form_version="v3", scopes=scopes,
                                obtained_at=now - timedelta(days=30), obtained_by="Dr. Weber")
         return d
 
@@ -169,7 +169,7 @@ def load(ctx: Context) -> dict[str, Any]:
     # Scenario 2, step 6: the patient withdraws research consent; the bags stay available
     # for the patient's own clinical use and are flagged for research.
     (ms_consent,) = queries.consents_of(ctx.session, ms.id)
-    donors.withdraw_consent(co, ms_consent, ["research"], "patient request at visit 5")
+    donors.withdraw_consent(co, ms.id, ms_consent.id, ["research"], "patient request at visit 5")
     # A donor registered before consent was taken: nothing may be collected yet.
     donor("CB-2026-0999", "allogeneic", "pending", [])
     states = {s.value: 0 for s in State}

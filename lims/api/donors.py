@@ -19,7 +19,6 @@ from lims.api.schemas import (
 )
 from lims.db import queries
 from lims.db.tables import Consent, Donor
-from lims.domain.errors import NotFound
 from lims.services import donors
 from lims.services.context import Context
 
@@ -62,24 +61,19 @@ def get_donor(donor_id: str, ctx: Auth) -> DonorOut:
             operation_id="determine_eligibility", responses=responses(401, 403, 404, 422))
 def determine_eligibility(donor_id: str, body: EligibilityIn, ctx: Auth) -> DonorOut:
     """Record the donor-eligibility determination (21 CFR 1271.50): QA or coordinators."""
-    donor = queries.get(ctx.session, Donor, donor_id, lock=True)
-    return _one(ctx, donors.set_eligibility(ctx, donor, body.eligibility, body.note))
+    return _one(ctx, donors.set_eligibility(ctx, donor_id, body.eligibility, body.note))
 
 
 @router.post("/{donor_id}/consents", status_code=status.HTTP_201_CREATED,
              response_model=ConsentOut, operation_id="record_consent",
              responses=responses(401, 403, 404, 422))
 def record_consent(donor_id: str, body: ConsentIn, ctx: Auth) -> ConsentOut:
-    donor = queries.get(ctx.session, Donor, donor_id)
-    return ConsentOut.model_validate(donors.add_consent(ctx, donor, **body.model_dump()))
+    return ConsentOut.model_validate(donors.add_consent(ctx, donor_id, **body.model_dump()))
 
 
 @router.post("/{donor_id}/consents/{consent_id}/withdrawal", response_model=ConsentOut,
              operation_id="withdraw_consent", responses=responses(401, 403, 404, 422))
 def withdraw_consent(donor_id: str, consent_id: str, body: WithdrawIn, ctx: Auth) -> ConsentOut:
     """Withdraw some or all scopes of a consent. Collected material is flagged, not lost."""
-    consent = queries.get(ctx.session, Consent, consent_id)
-    if consent.donor_id != donor_id:
-        raise NotFound("This consent belongs to another donor.")
     return ConsentOut.model_validate(
-        donors.withdraw_consent(ctx, consent, body.scopes, body.reason))
+        donors.withdraw_consent(ctx, donor_id, consent_id, body.scopes, body.reason))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from lims.db import audit as trail
-from lims.db.tables import AuditCheckpoint, AuditEntry
+from lims.db import queries
+from lims.db.tables import AuditCheckpoint, AuditEntry, Sample
 from lims.domain import audit as hashing
+from lims.domain import permissions
+from lims.domain.checks import PageSize, checked
 from lims.services.context import Context
 
 
@@ -51,8 +55,37 @@ def checkpoint(ctx: Context) -> AuditCheckpoint:
     return cp
 
 
+@checked
+def entries_page(ctx: Context, cursor: str | None, limit: PageSize, *,
+                 entity_type: str | None = None, entity_id: str | None = None,
+                 actor_id: str | None = None, action: str | None = None,
+                 since: datetime | None = None, until: datetime | None = None,
+                 ) -> tuple[list[dict[str, Any]], str | None]:
+    """Audit entries in the order they were written, each with its sentence for people."""
+    permissions.require(ctx.actor.roles, "read_audit")
+    rows, nxt = queries.audit_page(ctx.session, cursor, limit, entity_type=entity_type,
+                                   entity_id=entity_id, actor_id=actor_id, action=action,
+                                   since=since, until=until)
+    return [_readable(e, ctx) for e in rows], nxt
+
+
+def sample_history(ctx: Context, sample_id: str) -> list[dict[str, Any]]:
+    """Everything that happened to one sample, oldest first, as sentences."""
+    queries.get(ctx.session, Sample, sample_id)
+    return [{"at": e.at, "action": e.action, "actor": e.actor_name,
+             "text": hashing.describe(e.model_dump(), ctx.settings.zone)}
+            for e in queries.sample_timeline(ctx.session, sample_id)]
+
+
+def _readable(e: AuditEntry, ctx: Context) -> dict[str, Any]:
+    d = e.model_dump()
+    d["text"] = hashing.describe(d, ctx.settings.zone)
+    return d
+
+
 def verify(ctx: Context, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Check every chain, every checkpoint and every signature; name the first break."""
+    permissions.require(ctx.actor.roles, "verify_audit")
     total = trail.count_entries(ctx.session)
     first: hashing.Break | None = None
     hashes: dict[tuple[str, int], str] = {}

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from lims.db import queries
 from lims.db.tables import Collection, Donor, Sample
 from lims.domain import isbt, permissions, sources
+from lims.domain.checks import SourceName, Volume, checked
 from lims.domain.errors import Conflict, Invalid
 from lims.services import audit, donors, samples
 from lims.services.context import Context
@@ -21,9 +22,10 @@ class Container:
     volume_ml: float
 
 
+@checked
 def create_collection(
-    ctx: Context, donor: Donor, *, source: str, site: str, started_at: datetime,
-    ended_at: datetime, local_timezone: str | None, volume_ml: float, anticoagulant: str,
+    ctx: Context, donor: Donor, *, source: SourceName, site: str, started_at: datetime,
+    ended_at: datetime, local_timezone: str | None, volume_ml: Volume, anticoagulant: str,
     collector: str, containers: list[Container] | None = None,
     external_ref: str | None = None,
 ) -> tuple[Collection, list[Sample]]:

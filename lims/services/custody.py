@@ -10,6 +10,7 @@ from lims.db.tables import CustodyTransfer, Excursion, Location, Sample
 from lims.db.users import user_by_username
 from lims.domain import custody as rules
 from lims.domain import permissions, vocabulary
+from lims.domain.checks import GridSize, LocationKind, Temperature, checked
 from lims.domain.errors import Conflict, Invalid, NotPermitted
 from lims.domain.workflow import State
 from lims.services import audit
@@ -18,9 +19,11 @@ from lims.services.context import Context
 PARENT_KIND = vocabulary.LOCATION_PARENT
 
 
-def add_location(ctx: Context, *, kind: str, name: str, parent_id: str | None,
-                 rows: int | None = None, cols: int | None = None,
-                 min_temp_c: float | None = None, max_temp_c: float | None = None) -> Location:
+@checked
+def add_location(ctx: Context, *, kind: LocationKind, name: str, parent_id: str | None,
+                 rows: GridSize | None = None, cols: GridSize | None = None,
+                 min_temp_c: Temperature | None = None,
+                 max_temp_c: Temperature | None = None) -> Location:
     permissions.require(ctx.actor.roles, "manage_locations")
     parent = queries.get(ctx.session, Location, parent_id) if parent_id else None
     if (parent.kind if parent else None) != PARENT_KIND[kind]:
@@ -59,8 +62,9 @@ def timeline(ctx: Context, sample_id: str) -> list[CustodyTransfer]:
     return custody_records.transfers_of(ctx.session, sample_id)
 
 
+@checked
 def hand_over(ctx: Context, sample_id: str, *, to: str, handed_over_at: datetime | None,
-              temperature_c: float | None, shipper: str | None, condition: str | None,
+              temperature_c: Temperature | None, shipper: str | None, condition: str | None,
               note: str | None) -> CustodyTransfer:
     permissions.require(ctx.actor.roles, "hand_over")
     sample = queries.get(ctx.session, Sample, sample_id, lock=True)
@@ -90,8 +94,10 @@ def hand_over(ctx: Context, sample_id: str, *, to: str, handed_over_at: datetime
     return transfer
 
 
+@checked
 def confirm_receipt(ctx: Context, sample_id: str, transfer_id: str, *,
-                    received_at: datetime | None, temperature_c: float | None) -> CustodyTransfer:
+                    received_at: datetime | None,
+                    temperature_c: Temperature | None) -> CustodyTransfer:
     permissions.require(ctx.actor.roles, "hand_over")
     sample = queries.get(ctx.session, Sample, sample_id, lock=True)
     transfer = queries.get(ctx.session, CustodyTransfer, transfer_id)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from lims.db import queries
 from lims.db.tables import Consent, Donor
 from lims.domain import permissions, vocabulary
-from lims.domain.errors import Conflict, Invalid
+from lims.domain.checks import DonorType, Eligibility, Scopes, checked
+from lims.domain.errors import Conflict, Invalid, NotFound
 from lims.domain.workflow import Use
 from lims.services import audit
 from lims.services.context import Context
@@ -23,8 +23,9 @@ def _snapshot(d: Donor) -> dict:
             "eligibility": d.eligibility, "eligibility_note": d.eligibility_note}
 
 
-def register_donor(ctx: Context, *, code: str, donor_type: str, related: bool = False,
-                   eligibility: str = "pending") -> Donor:
+@checked
+def register_donor(ctx: Context, *, code: str, donor_type: DonorType, related: bool = False,
+                   eligibility: Eligibility = "pending") -> Donor:
     permissions.require(ctx.actor.roles, "register_donor")
     if eligibility != "pending":
         permissions.require(ctx.actor.roles, "determine_eligibility")
@@ -45,10 +46,14 @@ def register_donor(ctx: Context, *, code: str, donor_type: str, related: bool = 
     return donor
 
 
-def set_eligibility(ctx: Context, donor: Donor, eligibility: str, note: str | None) -> Donor:
+@checked
+def set_eligibility(ctx: Context, donor_id: str, eligibility: Eligibility,
+                    note: str | None) -> Donor:
     permissions.require(ctx.actor.roles, "determine_eligibility")
     if eligibility not in ELIGIBILITY:
         raise Invalid(f"Eligibility must be one of {', '.join(ELIGIBILITY)}.")
+    # Locked: a collection or release reading the eligibility takes turns with this change.
+    donor = queries.get(ctx.session, Donor, donor_id, lock=True)
     before = _snapshot(donor)
     donor.eligibility, donor.eligibility_note = eligibility, note
     donor.updated_at, donor.version = ctx.now, donor.version + 1
@@ -58,9 +63,11 @@ def set_eligibility(ctx: Context, donor: Donor, eligibility: str, note: str | No
     return donor
 
 
-def add_consent(ctx: Context, donor: Donor, *, form_version: str, scopes: list[str],
+@checked
+def add_consent(ctx: Context, donor_id: str, *, form_version: str, scopes: Scopes,
                 obtained_at: datetime, obtained_by: str) -> Consent:
     permissions.require(ctx.actor.roles, "record_consent")
+    donor = queries.get(ctx.session, Donor, donor_id)
     bad = sorted(set(scopes) - set(SCOPES))
     if not scopes or bad:
         raise Invalid(f"Consent scopes must be a non-empty subset of {', '.join(SCOPES)}.")
@@ -77,13 +84,16 @@ def add_consent(ctx: Context, donor: Donor, *, form_version: str, scopes: list[s
     return consent
 
 
-def withdraw_consent(ctx: Context, consent: Consent, scopes: Sequence[str] | None,
-                     reason: str) -> Consent:
+@checked
+def withdraw_consent(ctx: Context, donor_id: str, consent_id: str,
+                     scopes: Scopes | None, reason: str) -> Consent:
     """Withdraw some or all scopes. Nothing recorded is lost: the scopes stay listed."""
     permissions.require(ctx.actor.roles, "withdraw_consent")
     # Lock the donor: a release or distribution reading these consents takes turns with us.
-    queries.get(ctx.session, Donor, consent.donor_id, lock=True)
-    consent = queries.get(ctx.session, Consent, consent.id, lock=True)
+    queries.get(ctx.session, Donor, donor_id, lock=True)
+    consent = queries.get(ctx.session, Consent, consent_id, lock=True)
+    if consent.donor_id != donor_id:
+        raise NotFound("This consent belongs to another donor.")
     if not reason.strip():
         raise Invalid("Say why the consent is withdrawn (reason).")
     wanted = set(scopes or consent.scopes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lims.db import queries
 from lims.db.tables import QcResult, Sample
 from lims.domain import permissions, states, vocabulary
+from lims.domain.checks import QcOutcome, checked
 from lims.domain.errors import Conflict, Invalid
 from lims.domain.states import Meaning
 from lims.services import audit, signatures
@@ -14,7 +15,8 @@ from lims.services.samples import SignatureInput
 RESULTS = vocabulary.QC_RESULTS
 
 
-def record_qc(ctx: Context, sample_id: str, *, test: str, result: str, value: float | None,
+@checked
+def record_qc(ctx: Context, sample_id: str, *, test: str, result: QcOutcome, value: float | None,
               unit: str | None, specification: str | None) -> QcResult:
     permissions.require(ctx.actor.roles, "record_qc")
     sample = queries.get(ctx.session, Sample, sample_id)

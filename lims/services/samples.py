@@ -19,6 +19,7 @@ from lims.db.tables import (
 )
 from lims.db.tables import SampleTransition as TransitionLog
 from lims.domain import isbt, permissions, sources, workflow
+from lims.domain.checks import Count, KindName, Version, Volume, checked
 from lims.domain.errors import Conflict, Invalid, StaleVersion
 from lims.domain.guards import BedsideFacts, StorageFacts
 from lims.domain.workflow import State
@@ -65,8 +66,9 @@ def next_division(ctx: Context, collection_id: str, product_code: str,
     raise Conflict("No ISBT division is left for another aliquot of this product.")
 
 
-def create_sample(ctx: Context, *, collection: Collection, donor: Donor, kind: str,
-                  volume_ml: float, division: str, parent: Sample | None,
+@checked
+def create_sample(ctx: Context, *, collection: Collection, donor: Donor, kind: KindName,
+                  volume_ml: Volume, division: str, parent: Sample | None,
                   processing_due_at: datetime | None = None,
                   state: State = State.registered, **measures: Any) -> Sample:
     product = isbt.product_type(kind)
@@ -158,9 +160,10 @@ class SignatureInput:
     verified: bool = False  # the password was already checked in this unit of work
 
 
+@checked
 def apply_event(
     ctx: Context, sample_id: str, event: str, *, reason: str | None = None,
-    data: Mapping[str, Any] | None = None, expected_version: int | None = None,
+    data: Mapping[str, Any] | None = None, expected_version: Version | None = None,
     signature: SignatureInput | None = None, internal: bool = False,
 ) -> Sample:
     """Apply any declared event in one path: lock, check the state and the role, then the
@@ -234,8 +237,9 @@ def _write(ctx: Context, sample: Sample, record: workflow.Record) -> None:
         ctx.session.add(check)
 
 
-def derive(ctx: Context, parent_id: str, *, kind: str | None, volume_ml: float,
-           count: int = 1, **measures: Any) -> list[Sample]:
+@checked
+def derive(ctx: Context, parent_id: str, *, kind: KindName | None, volume_ml: Volume,
+           count: Count = 1, **measures: Any) -> list[Sample]:
     """Take `count` children of `volume_ml` each from the parent. Same kind = aliquots.
 
     The parent's remaining volume goes down; if nothing is left it becomes `consumed`.

@@ -7,6 +7,7 @@ from datetime import timedelta
 from lims.db import users as stored_users
 from lims.db.tables import ApiKey, AppUser, AuthToken
 from lims.domain import permissions
+from lims.domain.checks import KeyScopes, Roles, checked
 from lims.domain.errors import Conflict, Invalid, NotAuthenticated
 from lims.domain.workflow import Role
 from lims.services import audit, passwords
@@ -26,7 +27,8 @@ def _user_view(u: AppUser) -> dict:
             "active": u.active, "service_account": u.password_hash is None}
 
 
-def add_user(ctx: Context, *, username: str, full_name: str, roles: list[str],
+@checked
+def add_user(ctx: Context, *, username: str, full_name: str, roles: Roles,
              password: str | None) -> AppUser:
     """A person (with a password) or a service account (password None, uses API keys)."""
     permissions.require(ctx.actor.roles, "manage_users")
@@ -46,8 +48,9 @@ def add_user(ctx: Context, *, username: str, full_name: str, roles: list[str],
     return user
 
 
+@checked
 def change_user(ctx: Context, user: AppUser, *, full_name: str | None = None,
-                roles: list[str] | None = None, active: bool | None = None) -> AppUser:
+                roles: Roles | None = None, active: bool | None = None) -> AppUser:
     """Rename, change roles, deactivate or reactivate: before and after go to the trail."""
     permissions.require(ctx.actor.roles, "manage_users")
     if roles is not None and (not roles or set(roles) - set(ROLES)):
@@ -117,7 +120,8 @@ def user_for_token(ctx: Context, token: str) -> AppUser:
     return row[0]
 
 
-def create_api_key(ctx: Context, user: AppUser, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
+@checked
+def create_api_key(ctx: Context, user: AppUser, name: str, scopes: KeyScopes) -> tuple[ApiKey, str]:
     """Returns the key row and the secret, which is shown this once and never stored."""
     permissions.require(ctx.actor.roles, "manage_users")
     if user.password_hash is not None:

@@ -16,7 +16,7 @@ from lims.demo import DEMO_PASSWORD, load
 from lims.domain.workflow import State
 from lims.main import create_app
 from lims.services import audit
-from lims.services.context import SYSTEM, Actor, Context
+from lims.services.context import Actor, Context
 
 ADMIN = Actor(id="cli", name="lims cli", roles=frozenset({"admin"}))
 
@@ -30,7 +30,7 @@ def test_demo_then_list_cryopreserved(tmp_path):
         summary = load(Context(session=s, actor=ADMIN, settings=settings))
     assert all(summary["samples_by_state"][st.value] >= 1 for st in State), summary
     with unit_of_work(engine) as s:
-        assert audit.verify(Context(session=s, actor=SYSTEM, settings=settings))["ok"]
+        assert audit.verify(Context(session=s, actor=ADMIN, settings=settings))["ok"]
     engine.dispose()
 
     app = create_app(settings)

@@ -62,7 +62,7 @@ def build(engine: Any, settings: Any) -> Built:
     with at(utc(10, 1, 9), "coord") as c:
         d = donors.register_donor(c, code="BM-TRACE-01", donor_type="allogeneic",
                                   eligibility="eligible")
-        donors.add_consent(c, d, form_version="v3", scopes=["clinical"],
+        donors.add_consent(c, d.id, form_version="v3", scopes=["clinical"],
                            obtained_at=utc(10, 1, 9), obtained_by="Dr. Haas")
         donor_id = d.id
     # Collected on Saturday evening in summer time: 19:30-20:00 CEST.
