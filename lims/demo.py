@@ -143,7 +143,8 @@ def load(ctx: Context) -> dict[str, Any]:
         day.at(t, 1.1), bm, source="bone_marrow", site="University Hospital",
         started_at=day.time(0), ended_at=day.time(1), local_timezone="Europe/Berlin",
         volume_ml=1100, anticoagulant="heparin", collector="Dr. Haas")
-    samples.apply_event(day.at(t, 2), marrow.id, "dispatch")
+    samples.apply_event(day.at(t, 2), marrow.id, "dispatch",
+                        data={"courier": "MedExpress", "shipper": "validated box 12"})
     samples.apply_event(day.at(t, 1 + 52), marrow.id, "receive")
     samples.apply_event(day.at(t, 53.5), marrow.id, "start_processing",
                         data={"method": "density_gradient"},
@@ -196,7 +197,7 @@ def _fill_states(t: Context, qa: Context, co: Context, donor: Any, cryo: Any,
         ended_at=now + timedelta(minutes=20), local_timezone="Europe/Berlin", volume_ml=80,
         anticoagulant="CPD", collector="Midwife Meyer")
     del registered
-    samples.apply_event(t, new().id, "dispatch")
+    samples.apply_event(t, new().id, "dispatch", data={"courier": "MedExpress"})
     samples.apply_event(t, new().id, "reject", reason="bag leaking on receipt",
                         signature=replace(sign, meaning="performed"))
     s = new()

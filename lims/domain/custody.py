@@ -41,3 +41,37 @@ def check_handover(previous_received_at: datetime | None, previous_pending: bool
             f"This hand-over ({readable(handed_over_at, zone)}) starts before the sample "
             f"was received by its current custodian ({readable(previous_received_at, zone)}): "
             "the custody timeline would overlap. Check the time.")
+
+
+# --- who or what holds a tube: one string per party, "<kind>:<who>" ------------------------
+# Custody follows the events (see the effects in lims/domain/workflow.py): the collector at
+# the collection site, the courier, the receiving person, the box it is frozen into, the
+# technician who thaws it, the destination it is distributed to, the patient.
+
+def person(username: str) -> str:
+    return f"user:{username}"
+
+
+def place(location_id: str) -> str:
+    return f"location:{location_id}"
+
+
+def courier(name: str) -> str:
+    return f"courier:{name}"
+
+
+def site(name: str) -> str:
+    return f"site:{name}"
+
+
+def collector(name: str) -> str:
+    return f"collector:{name}"
+
+
+def patient(recipient_id: str) -> str:
+    return f"recipient:{recipient_id}"
+
+
+def parent(code: str) -> str:
+    """A tube made from another tube: its custody starts from that tube."""
+    return f"tube:{code}"

@@ -64,6 +64,7 @@ class SampleFacts:
     storage: StorageFacts | None = None
     ever_thawed: bool = False  # thawed at any time: never refrozen, whatever came between
     own_recipient_id: str | None = None  # an autologous donor registered as a patient
+    recipient_id: str | None = None  # the patient the product was distributed to
     bedside: BedsideFacts | None = None
     bedside_window: timedelta = timedelta(minutes=10)
 
@@ -76,6 +77,7 @@ class Request:
     actor_id: str
     roles: frozenset[str]
     now: datetime
+    actor_username: str = ""  # custody passes to people by user name
     reason: str | None = None
     intended_use: str | None = None
     signed: bool = False

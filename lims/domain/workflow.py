@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lims.domain import eventdata, isbt, sources
+from lims.domain import custody, eventdata, isbt, sources
 from lims.domain.errors import DomainError, GuardFailed, IllegalTransition, Invalid, NotPermitted
 from lims.domain.eventdata import DataField
 from lims.domain.guards import GUARDS, Request, SampleFacts, late
@@ -69,10 +69,17 @@ Record = StartStep | EndStep | UseBedsideCheck
 
 @dataclass(frozen=True)
 class Changes:
-    """What an event changes on the sample, and what else it records."""
+    """What an event changes on the sample, and what else it records. `custody`: the party
+    that holds the tube afterwards (None: the event does not move it, e.g. a QA release)."""
 
     sample: dict[str, Any] = field(default_factory=dict)
     records: tuple[Record, ...] = ()
+    custody: str | None = None
+
+
+def _hands(r: Request) -> str:
+    """The person applying the event now holds the tube."""
+    return custody.person(r.actor_username)
 
 
 Effect = Callable[[SampleFacts, Request, bool], Changes]
@@ -90,9 +97,21 @@ def effect(*events: str) -> Callable[[Effect], Effect]:
     return register
 
 
-@effect("collect", "dispatch", "receive", "reject", "thaw", "release", "discard", "consume")
+@effect("collect", "release")
 def _state_only(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    # Collection: custody began with the collector when the sample was recorded. Release:
+    # a signature, not a movement. Either way the tube stays where it is.
     return Changes()
+
+
+@effect("receive", "reject", "thaw", "discard", "consume")
+def _in_hand(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    return Changes(custody=_hands(r))
+
+
+@effect("dispatch")
+def _dispatch(f: SampleFacts, r: Request, deviation: bool) -> Changes:
+    return Changes(custody=custody.courier(r.data["courier"]))
 
 
 @effect("start_processing", "start_culture")
@@ -100,35 +119,39 @@ def _start_step(f: SampleFacts, r: Request, deviation: bool) -> Changes:
     step = StartStep(method=r.data["method"], parameters=r.data.get("parameters") or {},
                      deviation_reason=r.reason if deviation else None)
     culture = {"passage": 0} if r.event == "start_culture" else {}
-    return Changes(sample=culture, records=(step,))
+    return Changes(sample=culture, records=(step,), custody=_hands(r))
 
 
 @effect("complete_processing", "harvest_culture")
 def _end_step(f: SampleFacts, r: Request, deviation: bool) -> Changes:
-    return Changes(records=(EndStep(results=r.data.get("results") or {}),))
+    return Changes(custody=_hands(r), records=(EndStep(results=r.data.get("results") or {}),))
 
 
 @effect("passage")
 def _passage(f: SampleFacts, r: Request, deviation: bool) -> Changes:
-    return Changes(sample={"passage": (f.passage or 0) + 1})
+    return Changes(sample={"passage": (f.passage or 0) + 1}, custody=_hands(r))
 
 
 @effect("cryopreserve")
 def _store(f: SampleFacts, r: Request, deviation: bool) -> Changes:
-    return Changes(sample={"location_id": r.data["box_id"], "position": r.data["position"]})
+    return Changes(sample={"location_id": r.data["box_id"], "position": r.data["position"]},
+                   custody=custody.place(r.data["box_id"]))
 
 
 @effect("distribute")
 def _distribute(f: SampleFacts, r: Request, deviation: bool) -> Changes:
     recipient = f.own_recipient_id if f.donor_type == "autologous" else \
         r.data.get("recipient_id")
+    destination = r.data.get("destination")
     return Changes(sample={"recipient_id": recipient, "intended_use": r.data["intended_use"],
-                           "distributed_to": r.data.get("destination")})
+                           "distributed_to": destination},
+                   custody=custody.site(destination) if destination else _hands(r))
 
 
 @effect("administer")
 def _administer(f: SampleFacts, r: Request, deviation: bool) -> Changes:
-    return Changes(records=(UseBedsideCheck(r.data["check_id"]),))
+    given_to = custody.patient(f.recipient_id) if f.recipient_id else _hands(r)
+    return Changes(records=(UseBedsideCheck(r.data["check_id"]),), custody=given_to)
 
 
 @effect("place_hold")
@@ -209,7 +232,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("collect", _s(S.registered), S.collected, _r(T, C, INT),
                "Material collected into the container at the collection site."),
     Transition("dispatch", _s(S.collected), S.in_transit, _r(T, C, INT),
-               "Handed to a courier in a validated shipper."),
+               "Handed to a courier in a validated shipper.",
+               fields=(DataField("courier", "text", "Courier (name or company)", required=True,
+                                 max_length=120),
+                       DataField("shipper", "text", "Shipper (container)", max_length=120))),
     Transition("receive", _s(S.collected, S.in_transit), S.received, _r(T),
                "Receipt check passed: temperature, container integrity, labels match.",
                fields=(VOLUME, EXPIRY)),
@@ -428,7 +454,7 @@ def changes(outcome: Outcome, facts: SampleFacts, request: Request) -> Changes:
         sample["expires_at"] = isbt.expiry(facts.kind, event=t.event, at=request.now)
     if t.frees_position:
         sample.update(location_id=None, position=None)
-    return Changes(sample=sample, records=done.records)
+    return Changes(sample=sample, records=done.records, custody=done.custody)
 
 
 def describe_field(f: DataField) -> dict[str, Any]:

@@ -58,6 +58,39 @@ def _last(ctx: Context, sample_id: str) -> CustodyTransfer | None:
     return custody_records.last_transfer(ctx.session, sample_id)
 
 
+def begin(ctx: Context, sample: Sample, *, source: str, holder: str) -> CustodyTransfer:
+    """The first custody record of a new tube: from where it came (the collection site, or
+    its parent tube) to who holds it (the collector, or the technician who made it)."""
+    return _move(ctx, sample, source, holder, note="custody starts")
+
+
+def follow(ctx: Context, sample: Sample, holder: str, *, because: str) -> CustodyTransfer | None:
+    """Custody passes with an event, in the event's transaction: the tube is in the hands
+    (or box, or courier) the event names. A hand-over still waiting for its receipt is
+    closed by the event: whoever applies it demonstrably has the tube."""
+    last = _last(ctx, sample.id)
+    if last is not None and last.received_at is None:
+        last.received_at, last.received_by = ctx.now, ctx.actor.id
+        ctx.session.add(last)
+        sample.custodian = last.to_party
+    if holder == sample.custodian:
+        return None
+    return _move(ctx, sample, sample.custodian or "unrecorded", holder, note=because, last=last)
+
+
+def _move(ctx: Context, sample: Sample, source: str, holder: str, *, note: str,
+          last: CustodyTransfer | None = None) -> CustodyTransfer:
+    last = last or _last(ctx, sample.id)
+    transfer = CustodyTransfer(
+        sample_id=sample.id, seq=(last.seq + 1) if last else 1, from_party=source,
+        to_party=holder, handed_over_at=ctx.now, handed_over_by=ctx.actor.id,
+        received_at=ctx.now, received_by=ctx.actor.id, note=note)
+    sample.custodian = holder
+    ctx.session.add_all([transfer, sample])
+    ctx.session.flush()
+    return transfer
+
+
 def timeline(ctx: Context, sample_id: str) -> list[CustodyTransfer]:
     return custody_records.transfers_of(ctx.session, sample_id)
 
@@ -80,7 +113,7 @@ def hand_over(ctx: Context, sample_id: str, *, to: str, handed_over_at: datetime
     rules.check_handover(last.received_at if last else None,
                          last is not None and last.received_at is None, when,
                          ctx.settings.zone)
-    start = sample.custodian or f"collector:{sample.code}"
+    start = sample.custodian or "unrecorded"
     transfer = CustodyTransfer(
         sample_id=sample.id, seq=(last.seq + 1) if last else 1, from_party=start,
         to_party=_party(ctx, to), handed_over_at=when, handed_over_by=ctx.actor.id,

@@ -18,12 +18,13 @@ from lims.db.tables import (
     Sample,
 )
 from lims.db.tables import SampleTransition as TransitionLog
+from lims.domain import custody as rules
 from lims.domain import isbt, permissions, sources, workflow
 from lims.domain.checks import Count, KindName, Version, Volume, checked
 from lims.domain.errors import Conflict, Invalid, StaleVersion
 from lims.domain.guards import BedsideFacts, StorageFacts
 from lims.domain.workflow import State
-from lims.services import audit, donors, signatures
+from lims.services import audit, custody, donors, signatures
 from lims.services.context import Context
 
 
@@ -35,7 +36,7 @@ def snapshot(s: Sample) -> dict[str, Any]:
         "viability_pct": s.viability_pct, "passage": s.passage, "location_id": s.location_id,
         "position": s.position, "expires_at": s.expires_at, "version": s.version,
         "recipient_id": s.recipient_id, "intended_use": s.intended_use,
-        "distributed_to": s.distributed_to,
+        "distributed_to": s.distributed_to, "custodian": s.custodian,
     }
 
 
@@ -83,6 +84,12 @@ def create_sample(ctx: Context, *, collection: Collection, donor: Donor, kind: K
     )
     ctx.session.add(sample)
     ctx.session.flush()
+    if parent is None:  # custody starts with the collector at the collection site
+        custody.begin(ctx, sample, source=rules.site(collection.site),
+                      holder=rules.collector(collection.collector))
+    else:  # a tube made at the bench is in the hands of who made it
+        custody.begin(ctx, sample, source=rules.parent(parent.code),
+                      holder=rules.person(ctx.actor.username))
     audit.record(ctx, "sample_created", "sample", sample.id, after={
         **snapshot(sample), "parent_id": sample.parent_id, "collection_id": collection.id})
     return sample
@@ -104,7 +111,8 @@ def facts(ctx: Context, sample: Sample, guards: Iterable[str] = workflow.GUARDS,
         "state": State(sample.state), "on_hold": sample.on_hold, "sample_id": sample.id,
         "kind": sample.kind,
         "source": sample.source, "passage": sample.passage,
-        "processing_due_at": sample.processing_due_at, "expires_at": sample.expires_at}
+        "processing_due_at": sample.processing_due_at, "expires_at": sample.expires_at,
+        "recipient_id": sample.recipient_id}
     if lock_donor or need & {"donor_eligible", "consent_for_use", "autologous_recipient"}:
         donor = queries.get(ctx.session, Donor, sample.donor_id, lock=lock_donor)
         found.update(donor_eligibility=donor.eligibility, donor_code=donor.code,
@@ -177,7 +185,8 @@ def apply_event(
             current_version=sample.version,
         )
     ask = workflow.Request(
-        event=event, actor_id=ctx.actor.id, roles=ctx.actor.roles, now=ctx.now,
+        event=event, actor_id=ctx.actor.id, actor_username=ctx.actor.username,
+        roles=ctx.actor.roles, now=ctx.now,
         reason=reason, signed=signature is not None,
         signature_meaning=signature.meaning if signature else None, internal=internal,
         zone=ctx.settings.zone)
@@ -200,6 +209,8 @@ def apply_event(
         setattr(sample, name, value)
     for record in change.records:
         _write(ctx, sample, record)
+    if change.custody is not None:
+        custody.follow(ctx, sample, change.custody, because=event)
     sample.state = outcome.to_state.value
     sample.on_hold = outcome.on_hold
     sample.version += 1

@@ -27,7 +27,8 @@ NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 # What each event takes, as the bench SOP lists it (name: required?).
 SOP_FIELDS: dict[str, dict[str, bool]] = {
-    "collect": {}, "dispatch": {}, "reject": {}, "discard": {}, "consume": {},
+    "collect": {}, "reject": {}, "discard": {}, "consume": {},
+    "dispatch": {"courier": True, "shipper": False},
     "place_hold": {}, "lift_hold": {},
     "receive": {"volume_ml": False, "expires_at": False},
     "start_processing": {"method": True, "parameters": False},
