@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 
 from lims.domain.clock import readable
@@ -48,30 +49,16 @@ def check_handover(previous_received_at: datetime | None, previous_pending: bool
 # the collection site, the courier, the receiving person, the box it is frozen into, the
 # technician who thaws it, the destination it is distributed to, the patient.
 
-def person(username: str) -> str:
-    return f"user:{username}"
+def _party(kind: str) -> Callable[[str], str]:
+    def name(who: str) -> str:
+        return f"{kind}:{who}"
+    return name
 
 
-def place(location_id: str) -> str:
-    return f"location:{location_id}"
-
-
-def courier(name: str) -> str:
-    return f"courier:{name}"
-
-
-def site(name: str) -> str:
-    return f"site:{name}"
-
-
-def collector(name: str) -> str:
-    return f"collector:{name}"
-
-
-def patient(recipient_id: str) -> str:
-    return f"recipient:{recipient_id}"
-
-
-def parent(code: str) -> str:
-    """A tube made from another tube: its custody starts from that tube."""
-    return f"tube:{code}"
+person = _party("user")  # a user name
+place = _party("location")  # a storage location id (a box)
+courier = _party("courier")  # a courier's name or company
+site = _party("site")  # a collection site or a destination outside the lab
+collector = _party("collector")  # who collected (not necessarily a user of lims)
+patient = _party("recipient")  # a recipient id
+parent = _party("tube")  # a tube made from another tube starts from that tube's code
