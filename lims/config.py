@@ -23,7 +23,6 @@ class Settings(BaseSettings):
     # Printed on bag labels (two lines at most) and trace reports.
     facility_name: str = Field("Demo Stem Cell Laboratory", min_length=1, max_length=80)
     # Thawed cells lose viability: administer within this many hours of thawing.
-    post_thaw_hours: float = Field(4.0, gt=0)
     # The bedside check that allows an administration must be this recent.
     bedside_check_minutes: int = Field(10, gt=0)
     # Bearer tokens for people expire; service accounts use API keys instead.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 
 from lims.domain.clock import elapsed, hours, readable
 from lims.domain.errors import Invalid
@@ -34,7 +34,6 @@ class BedsideFacts:
     scanned_wristband: str
     site: str | None
     now: datetime
-    post_thaw: timedelta
     zone: tzinfo  # the lab's: the nurse reads the expiry on the ward's clock
 
 
@@ -47,11 +46,12 @@ def mismatches(f: BedsideFacts) -> list[str]:
         out.append(f"product not released and distributed for administration (it is {f.state})")
     elif f.site and f.distributed_to and f.site.strip().lower() != f.distributed_to.lower():
         out.append(f"product was distributed to {f.distributed_to}, not to {f.site}")
+    # One expiry, set by the product table at collection, freezing and thawing (the thaw
+    # starts the post-thaw window) and inherited by what is made from the material.
     if f.expires_at and f.expires_at <= f.now:
-        out.append(f"product expired at {readable(f.expires_at, f.zone)}")
-    if f.thawed_at and elapsed(f.thawed_at, f.now) > f.post_thaw:
-        out.append(f"thawed {hours(elapsed(f.thawed_at, f.now))} ago, more than the "
-                   f"{hours(f.post_thaw)} allowed")
+        thawed = (f" (thawed {hours(elapsed(f.thawed_at, f.now))} ago: past its post-thaw "
+                  "window)" if f.thawed_at else "")
+        out.append(f"product expired at {readable(f.expires_at, f.zone)}{thawed}")
     if f.on_hold:
         out.append("product is on hold (quarantine)")
     return out

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from lims.db import queries, recipients
 from lims.db.tables import BedsideCheck, Donor, Recipient, Sample
 from lims.domain import identity, permissions
@@ -54,7 +52,7 @@ def verify_bedside(ctx: Context, *, wristband: str, product: str,
         thawed_at=thawed_at,
         product_wristband=recipient.wristband_id if recipient else None,
         distributed_to=sample.distributed_to, scanned_wristband=scanned, site=site,
-        now=ctx.now, post_thaw=timedelta(hours=ctx.settings.post_thaw_hours),
+        now=ctx.now,
         zone=ctx.settings.zone))
     return _record(ctx, sample, wristband, product, site, reasons)
 

@@ -108,7 +108,14 @@ def test_every_mismatch_reason_comes_from_a_real_case(api, settings, engine, cas
         step(api, fresh["id"], "release", user="qa", signature=SIGN)
         step(api, fresh["id"], "distribute", user="coord", data={
             "intended_use": "clinical", "recipient_id": patient["id"], "destination": "Ward 3"})
-        settings.post_thaw_hours = 1e-9  # any time since the thaw is now too long
+        # The thaw set the expiry: thaw time + the 4 h post-thaw window of cord blood.
+        card = api.get(f"/samples/{fresh['id']}").json()
+        thawed_at = next(h["at"] for h in api.get(f"/samples/{fresh['id']}/history").json()
+                         if h["event"] == "thaw")
+        assert (datetime.fromisoformat(card["expires_at"]) - datetime.fromisoformat(thawed_at)
+                == timedelta(hours=4))
+        with unit_of_work(engine) as session:  # as if it had been thawed 4 h 1 min ago
+            session.get(Sample, fresh["id"]).expires_at = datetime.now(UTC) - timedelta(minutes=1)
         s = fresh
     if case == "on_hold":
         step(api, s["id"], "place_hold", user="qa", reason="sterility re-test")

@@ -18,7 +18,7 @@ NOW = datetime(2026, 12, 1, 18, 50, tzinfo=UTC)  # 19:50 CET
 def bedside(**kw: object) -> BedsideFacts:
     facts = {"state": "distributed", "on_hold": False, "expires_at": None, "thawed_at": None,
              "product_wristband": "WB-1", "distributed_to": None, "scanned_wristband": "WB-1",
-             "site": None, "now": NOW, "post_thaw": timedelta(hours=4), "zone": BERLIN}
+             "site": None, "now": NOW, "zone": BERLIN}
     return BedsideFacts(**(facts | kw))  # type: ignore[arg-type]
 
 
@@ -28,9 +28,12 @@ def test_an_expired_product_names_its_expiry_on_the_ward_clock() -> None:
 
 
 def test_thawed_too_long_ago_reads_in_hours_and_minutes() -> None:
-    late = bedside(thawed_at=NOW - timedelta(hours=4, minutes=30))
-    assert mismatches(late) == ["thawed 4 h 30 min ago, more than the 4 h allowed"]
-    assert mismatches(bedside(thawed_at=NOW - timedelta(hours=3, minutes=59))) == []
+    thawed = NOW - timedelta(hours=4, minutes=30)
+    late = bedside(thawed_at=thawed, expires_at=thawed + timedelta(hours=4))
+    assert mismatches(late) == ["product expired at 2026-12-01 19:20 CET (thawed 4 h 30 min "
+                                "ago: past its post-thaw window)"]
+    thawed = NOW - timedelta(hours=3, minutes=59)
+    assert mismatches(bedside(thawed_at=thawed, expires_at=thawed + timedelta(hours=4))) == []
 
 
 def test_an_overlapping_hand_over_names_both_times_in_summer_time() -> None:
