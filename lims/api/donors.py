@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import (
+    BloodGroupIn,
     ConsentIn,
     ConsentOut,
     DonorIn,
@@ -62,6 +63,13 @@ def get_donor(donor_id: str, ctx: Auth) -> DonorOut:
 def determine_eligibility(donor_id: str, body: EligibilityIn, ctx: Auth) -> DonorOut:
     """Record the donor-eligibility determination (21 CFR 1271.50): QA or coordinators."""
     return _one(ctx, donors.set_eligibility(ctx, donor_id, body.eligibility, body.note))
+
+
+@router.put("/{donor_id}/blood-group", response_model=DonorOut,
+            operation_id="record_blood_group", responses=responses(401, 403, 404, 422))
+def record_blood_group(donor_id: str, body: BloodGroupIn, ctx: Auth) -> DonorOut:
+    """Record the donor's ABO/Rh typing (printed on bag labels): QA or coordinators."""
+    return _one(ctx, donors.set_blood_group(ctx, donor_id, body.abo_rh, body.reason))
 
 
 @router.post("/{donor_id}/consents", status_code=status.HTTP_201_CREATED,

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from lims.domain import clock, sources, workflow
+from lims.domain import clock, sources, vocabulary, workflow
 from lims.domain.errors import DomainError
 from lims.domain.eventdata import DataField, leaves
 from lims.domain.states import Meaning, Use
@@ -44,6 +44,7 @@ FreeData = Annotated[dict[str, Any], AfterValidator(_finite)]
 # The vocabularies come from the domain, never restated here.
 Source = sources.Source
 Scope = Use
+AboRh = Literal[vocabulary.ABO_RH]  # type: ignore[valid-type]
 
 
 class Problem(BaseModel):
@@ -81,6 +82,13 @@ class DonorIn(In):
     donor_type: Literal["autologous", "allogeneic"]
     related: bool = False
     eligibility: Literal["pending", "eligible", "ineligible"] = "pending"
+    abo_rh: AboRh | None = Field(default=None, description="ABO/Rh where typed")
+
+
+class BloodGroupIn(In):
+    abo_rh: AboRh = Field(examples=["A Neg"])
+    reason: str | None = Field(default=None, max_length=500,
+                               description="Needed when it corrects an earlier typing")
 
 
 class EligibilityIn(In):
@@ -118,6 +126,7 @@ class DonorOut(Out):
     related: bool
     eligibility: str
     eligibility_note: str | None
+    abo_rh: str | None = None
     created_at: datetime
     active_consent_scopes: list[str] = []
     consents: list[ConsentOut] = []

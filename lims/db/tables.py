@@ -54,7 +54,8 @@ def _json(**kw: Any) -> Any:
 
 class Donor(SQLModel, table=True):
     __table_args__ = (one_of("donor_type", vocabulary.DONOR_TYPES),
-                      one_of("eligibility", vocabulary.ELIGIBILITY))
+                      one_of("eligibility", vocabulary.ELIGIBILITY),
+                      one_of("abo_rh", vocabulary.ABO_RH))
 
     id: str = _id()
     code: str = Field(max_length=40, unique=True)  # pseudonymous, e.g. CB-2026-0412
@@ -62,6 +63,7 @@ class Donor(SQLModel, table=True):
     related: bool = False  # allogeneic related (family) donor
     eligibility: str = Field(default="pending", max_length=20)
     eligibility_note: str | None = Field(default=None, max_length=500)
+    abo_rh: str | None = Field(default=None, max_length=8)  # where typed, e.g. "A Neg"
     created_at: datetime = _now()
     updated_at: datetime = _now()
     version: int = 1

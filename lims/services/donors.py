@@ -7,7 +7,7 @@ from datetime import datetime
 from lims.db import queries
 from lims.db.tables import Consent, Donor
 from lims.domain import permissions, vocabulary
-from lims.domain.checks import DonorType, Eligibility, Scopes, checked
+from lims.domain.checks import BloodGroup, DonorType, Eligibility, Scopes, checked
 from lims.domain.errors import Conflict, Invalid, NotFound
 from lims.domain.workflow import Use
 from lims.services import audit
@@ -20,12 +20,13 @@ SCOPES = tuple(u.value for u in Use)
 
 def _snapshot(d: Donor) -> dict:
     return {"code": d.code, "donor_type": d.donor_type, "related": d.related,
-            "eligibility": d.eligibility, "eligibility_note": d.eligibility_note}
+            "eligibility": d.eligibility, "eligibility_note": d.eligibility_note,
+            "abo_rh": d.abo_rh}
 
 
 @checked
 def register_donor(ctx: Context, *, code: str, donor_type: DonorType, related: bool = False,
-                   eligibility: Eligibility = "pending") -> Donor:
+                   eligibility: Eligibility = "pending", abo_rh: BloodGroup | None = None) -> Donor:
     permissions.require(ctx.actor.roles, "register_donor")
     if eligibility != "pending":
         permissions.require(ctx.actor.roles, "determine_eligibility")
@@ -39,7 +40,7 @@ def register_donor(ctx: Context, *, code: str, donor_type: DonorType, related: b
     if queries.donor_by_code(ctx.session, code):
         raise Conflict(f"A donor with code {code} is already registered.")
     donor = Donor(code=code, donor_type=donor_type, related=related, eligibility=eligibility,
-                  created_at=ctx.now, updated_at=ctx.now)
+                  abo_rh=abo_rh, created_at=ctx.now, updated_at=ctx.now)
     ctx.session.add(donor)
     ctx.session.flush()
     audit.record(ctx, "donor_registered", "donor", donor.id, after=_snapshot(donor))
@@ -60,6 +61,21 @@ def set_eligibility(ctx: Context, donor_id: str, eligibility: Eligibility,
     ctx.session.add(donor)
     audit.record(ctx, "eligibility_determined", "donor", donor.id, before=before,
                  after=_snapshot(donor), reason=note)
+    return donor
+
+
+@checked
+def set_blood_group(ctx: Context, donor_id: str, abo_rh: BloodGroup, reason: str | None) -> Donor:
+    """Record the ABO/Rh typing result. A correction of an earlier value needs a reason."""
+    permissions.require(ctx.actor.roles, "determine_eligibility")
+    donor = queries.get(ctx.session, Donor, donor_id, lock=True)
+    if donor.abo_rh and donor.abo_rh != abo_rh and not (reason or "").strip():
+        raise Invalid(f"The donor is typed {donor.abo_rh} already: say why it changes (reason).")
+    before = _snapshot(donor)
+    donor.abo_rh, donor.updated_at, donor.version = abo_rh, ctx.now, donor.version + 1
+    ctx.session.add(donor)
+    audit.record(ctx, "blood_group_recorded", "donor", donor.id, before=before,
+                 after=_snapshot(donor), reason=reason)
     return donor
 
 

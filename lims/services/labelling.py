@@ -80,7 +80,7 @@ def content(ctx: Context, s: Sample, *, reprint: bool) -> labels.LabelContent:
         warnings=flags.label_words(scanning.tube_facts(ctx, s, donor)),
         reprint=reprint,
         facility=ctx.settings.facility_name,
-        abo_rh=None,  # not recorded yet: the quadrant stays empty, as ST-004 allows
+        abo_rh=donor.abo_rh,  # where typed; else the quadrant stays empty, as ST-004 allows
         attributes=attributes,
         volume=volume,
         storage=product.storage_frozen if frozen else product.storage_fresh,

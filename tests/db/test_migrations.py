@@ -24,9 +24,11 @@ import lims.db.tables  # noqa: F401  (registers every table on SQLModel.metadata
 from lims.db.engine import make_engine, unit_of_work
 from lims.db.migrate import alembic_config, downgrade, upgrade
 from lims.services import audit
-from lims.services.context import SYSTEM, Context
+from lims.services.context import Actor, Context
 from tests.api.helpers import primary, step
 from tests.conftest import PASSWORD, PG_ADMIN_URL
+
+AUDITOR = Actor(id="qa-check", name="QA check", roles=frozenset({"qa"}))
 
 MODEL_TABLES = frozenset(SQLModel.metadata.tables)
 PROTECTED = ("auditentry", "auditcheckpoint", "signature")
@@ -318,7 +320,7 @@ def test_populated_database_keeps_its_data_through_the_newest_migration_down_and
             with eng.connect() as conn:
                 assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         with unit_of_work(eng) as sess:
-            result = audit.verify(Context(session=sess, actor=SYSTEM, settings=settings))
+            result = audit.verify(Context(session=sess, actor=AUDITOR, settings=settings))
         assert result["ok"] is True, result
         assert result["entries_checked"] == counts["auditentry"]
     finally:
