@@ -76,7 +76,7 @@ def seed(url: str, settings: Settings, n: int) -> tuple[list[str], object]:
         ctx = Context(session=session, actor=SETUP, settings=settings)
         d = donors.register_donor(ctx, code="BENCH-CB-1", donor_type="allogeneic",
                                   eligibility="eligible")
-        donors.add_consent(ctx, d, form_version="v3", scopes=["banking", "clinical"],
+        donors.add_consent(ctx, d.id, form_version="v3", scopes=["banking", "clinical"],
                            obtained_at=ctx.now - timedelta(days=30), obtained_by="Dr. Bench")
     ids: list[str] = []
     for start in range(0, n, 50):  # batches keep each transaction modest
