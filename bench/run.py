@@ -100,12 +100,12 @@ def raw_transition(engine, pg: bool):
     chain, seq = f"bench-raw:{os.getpid()}", iter(range(1, 10**9))
     sel = text("SELECT * FROM sample WHERE id = :id" + (" FOR UPDATE" if pg else ""))
     ins_t = text(
-        "INSERT INTO sampletransition (id, sample_id, event, from_state, to_state, actor_id,"
+        "INSERT INTO sample_transition (id, sample_id, event, from_state, to_state, actor_id,"
         " actor_name, deviation, data, at) VALUES (:id, :sid, 'bench', 'received',"
         " 'received', 'bench', 'bench', :dev, :data, :at)"
     ).bindparams(bindparam("data", type_=JSON()), bindparam("at", type_=UTCDateTime()))
     ins_a = text(
-        "INSERT INTO auditentry (chain, chain_seq, prev_hash, hash, at, actor_id, actor_name,"
+        "INSERT INTO audit_entry (chain, chain_seq, prev_hash, hash, at, actor_id, actor_name,"
         " action, entity_type, entity_id, after) VALUES (:chain, :seq, :prev, :hash, :at,"
         " 'bench', 'bench', 'event:bench', 'sample', :sid, :after)"
     ).bindparams(bindparam("after", type_=JSON()), bindparam("at", type_=UTCDateTime()))

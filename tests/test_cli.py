@@ -49,8 +49,8 @@ def test_demo_verify_tamper_and_export(cli):
     # Someone edits a row behind the service's back (the trigger removed first).
     engine = create_engine(f"sqlite:///{tmp / 'cli.db'}")
     with engine.begin() as c:
-        c.execute(text("DROP TRIGGER auditentry_no_update"))
-        c.execute(text("UPDATE auditentry SET actor_name = 'Someone Else' WHERE id = 7"))
+        c.execute(text("DROP TRIGGER audit_entry_no_update"))
+        c.execute(text("UPDATE audit_entry SET actor_name = 'Someone Else' WHERE id = 7"))
     engine.dispose()
     result = run("audit", "verify", ok=False)
     assert '"ok": false' in result.output and '"entry_id": 7' in result.output

@@ -115,6 +115,8 @@ class Recipient(SQLModel, table=True):
 class BedsideCheck(SQLModel, table=True):
     """One scan of wristband + product at the bedside, matching or not (never deleted)."""
 
+    __tablename__ = "bedside_check"
+
     id: str = _id()
     user_id: str = Field(max_length=ID, index=True)
     sample_id: str | None = Field(default=None, foreign_key="sample.id", max_length=ID,
@@ -193,6 +195,8 @@ class Sample(SQLModel, table=True):
 class SampleTransition(SQLModel, table=True):
     """The state log: one row per applied event (django-fsm-log style)."""
 
+    __tablename__ = "sample_transition"
+
     id: str = _id()
     sample_id: str = Field(foreign_key="sample.id", max_length=ID, index=True)
     event: str = Field(max_length=30)
@@ -209,6 +213,7 @@ class SampleTransition(SQLModel, table=True):
 
 
 class ProcessingStep(SQLModel, table=True):
+    __tablename__ = "processing_step"
     id: str = _id()
     sample_id: str = Field(foreign_key="sample.id", max_length=ID, index=True)
     method: str = Field(max_length=40)
@@ -221,6 +226,7 @@ class ProcessingStep(SQLModel, table=True):
 
 
 class QcResult(SQLModel, table=True):
+    __tablename__ = "qc_result"
     __table_args__ = (one_of("result", vocabulary.QC_RESULTS),)
 
     id: str = _id()
@@ -236,6 +242,8 @@ class QcResult(SQLModel, table=True):
 
 class DinSequence(SQLModel, table=True):
     """Last DIN sequence number per facility and year (allocation is an UPDATE ... +1)."""
+
+    __tablename__ = "din_sequence"
 
     facility_id: str = Field(primary_key=True, max_length=5)
     year: int = Field(primary_key=True)
@@ -259,6 +267,8 @@ class AppUser(SQLModel, table=True):
 class AuthToken(SQLModel, table=True):
     """Bearer tokens for people: only the SHA-256 of the token is stored."""
 
+    __tablename__ = "auth_token"
+
     id: str = _id()
     user_id: str = Field(foreign_key="app_user.id", max_length=ID, index=True)
     token_hash: str = Field(max_length=64, unique=True)
@@ -269,6 +279,8 @@ class AuthToken(SQLModel, table=True):
 
 class ApiKey(SQLModel, table=True):
     """Keys for service accounts: shown once, stored as a hash, scoped and revocable."""
+
+    __tablename__ = "api_key"
 
     id: str = _id()
     user_id: str = Field(foreign_key="app_user.id", max_length=ID, index=True)
@@ -288,6 +300,8 @@ class AuditEntry(SQLModel, table=True):
     (chain, chain_seq) pair makes two writers racing on one chain fail instead of fork.
     Triggers created by the migration refuse UPDATE and DELETE.
     """
+
+    __tablename__ = "audit_entry"
 
     __table_args__ = (UniqueConstraint("chain", "chain_seq", name="uq_audit_entry_chain_seq"),)
 
@@ -316,6 +330,8 @@ Index("ix_audit_entry_entity", AuditEntry.entity_type, AuditEntry.entity_id)
 class AuditCheckpoint(SQLModel, table=True):
     """A seal over every chain head at one moment, itself chained to the previous seal."""
 
+    __tablename__ = "audit_checkpoint"
+
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True,
                                                            autoincrement=True))
     at: datetime = _now()
@@ -335,14 +351,16 @@ class Signature(SQLModel, table=True):
     signed_at: datetime = _when()
     entity_type: str = Field(max_length=30)
     entity_id: str = Field(max_length=80, index=True)
-    audit_entry_id: int = Field(foreign_key="auditentry.id")
+    audit_entry_id: int = Field(foreign_key="audit_entry.id")
     binding_hash: str = Field(max_length=64)
 
 
 class CustodyTransfer(SQLModel, table=True):
     """A hand-over of a container; the next one must start where this one ended."""
 
-    __table_args__ = (UniqueConstraint("sample_id", "seq", name="uq_custodytransfer_sample_seq"),)
+    __tablename__ = "custody_transfer"
+
+    __table_args__ = (UniqueConstraint("sample_id", "seq", name="uq_custody_transfer_sample_seq"),)
 
     id: str = _id()
     sample_id: str = Field(foreign_key="sample.id", max_length=ID, index=True)
@@ -365,7 +383,7 @@ class Excursion(SQLModel, table=True):
     id: str = _id()
     sample_id: str = Field(foreign_key="sample.id", max_length=ID, index=True)
     custody_transfer_id: str | None = Field(
-        default=None, foreign_key="custodytransfer.id", max_length=ID
+        default=None, foreign_key="custody_transfer.id", max_length=ID
     )
     temperature_c: float
     allowed_min_c: float
@@ -377,6 +395,7 @@ class Excursion(SQLModel, table=True):
 
 
 class LabelPrint(SQLModel, table=True):
+    __tablename__ = "label_print"
     id: str = _id()
     sample_id: str = Field(foreign_key="sample.id", max_length=ID, index=True)
     template: str = Field(max_length=40)
@@ -402,8 +421,10 @@ class Scan(SQLModel, table=True):
 class IdempotencyRecord(SQLModel, table=True):
     """The stored answer to a POST with an Idempotency-Key, written in its transaction."""
 
+    __tablename__ = "idempotency_record"
+
     __table_args__ = (
-        UniqueConstraint("actor_id", "key", name="uq_idempotencyrecord_actor_key"),
+        UniqueConstraint("actor_id", "key", name="uq_idempotency_record_actor_key"),
     )
 
     id: str = _id()

@@ -4,7 +4,7 @@ the triggers (a DBA, a restored dump) does to the rows: edits, deletions, reorde
 cutting off the newest entries after a checkpoint.
 
 Tampering goes around the triggers the way an administrator would: on SQLite by dropping
-the trigger (`auditentry_no_update` / `auditentry_no_delete`, migration 0002), on
+the trigger (`audit_entry_no_update` / `audit_entry_no_delete`, migration 0002), on
 PostgreSQL with `SET LOCAL session_replication_role = replica` in that one transaction.
 """
 
@@ -38,11 +38,11 @@ PAYLOAD = ("at", "actor_id", "actor_name", "action", "entity_type", "entity_id",
 
 @contextmanager
 def tampering(engine: Engine, *verbs: str) -> Iterator[Connection]:
-    """One transaction in which the append-only triggers of auditentry do not fire."""
+    """One transaction in which the append-only triggers of audit_entry do not fire."""
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             for verb in verbs:
-                conn.exec_driver_sql(f"DROP TRIGGER auditentry_no_{verb}")
+                conn.exec_driver_sql(f"DROP TRIGGER audit_entry_no_{verb}")
         else:
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         yield conn
@@ -100,10 +100,10 @@ def trail(db_url, api, engine) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("sql", [
-    "UPDATE auditentry SET action = 'forged' WHERE id = :id",
-    "UPDATE auditentry SET chain_seq = chain_seq + 100 WHERE id = :id",
-    "DELETE FROM auditentry WHERE id = :id",
-    "DELETE FROM auditentry",
+    "UPDATE audit_entry SET action = 'forged' WHERE id = :id",
+    "UPDATE audit_entry SET chain_seq = chain_seq + 100 WHERE id = :id",
+    "DELETE FROM audit_entry WHERE id = :id",
+    "DELETE FROM audit_entry",
 ], ids=["update-action", "update-seq", "delete-one", "delete-all"])
 def test_raw_update_and_delete_of_audit_entries_are_refused(trail, engine, settings,
                                                             sql: str) -> None:
@@ -118,7 +118,7 @@ def test_raw_update_and_delete_of_audit_entries_are_refused(trail, engine, setti
     assert verify(engine, settings)["ok"] is True
 
 
-@pytest.mark.parametrize("table", ["auditcheckpoint", "signature"])
+@pytest.mark.parametrize("table", ["audit_checkpoint", "signature"])
 @pytest.mark.parametrize("verb", ["UPDATE", "DELETE"])
 def test_checkpoints_and_signatures_are_append_only_too(trail, engine, settings, table: str,
                                                         verb: str) -> None:
@@ -126,7 +126,7 @@ def test_checkpoints_and_signatures_are_append_only_too(trail, engine, settings,
     with engine.connect() as conn:
         before = conn.execute(text(f"SELECT * FROM {table}")).all()
     assert before, f"no {table} row to attack"
-    column = "prev_hash" if table == "auditcheckpoint" else "meaning"
+    column = "prev_hash" if table == "audit_checkpoint" else "meaning"
     sql = f"UPDATE {table} SET {column} = 'x'" if verb == "UPDATE" else f"DELETE FROM {table}"
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text(sql))
@@ -135,7 +135,7 @@ def test_checkpoints_and_signatures_are_append_only_too(trail, engine, settings,
 
 
 def test_truncate_is_refused_on_postgresql(pg_url, trail, engine) -> None:
-    for table in ("auditentry", "auditcheckpoint", "signature"):
+    for table in ("audit_entry", "audit_checkpoint", "signature"):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.exec_driver_sql(f"TRUNCATE {table} CASCADE")
     assert chain_rows(engine, trail["chain"]) == trail["rows"]
@@ -291,7 +291,7 @@ def test_removed_checkpoint_is_caught(trail, engine, settings) -> None:
     make_checkpoint(engine, settings)
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("DROP TRIGGER auditcheckpoint_no_delete")
+            conn.exec_driver_sql("DROP TRIGGER audit_checkpoint_no_delete")
         else:
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         conn.execute(delete(AuditCheckpoint.__table__)

@@ -31,7 +31,9 @@ from tests.conftest import PASSWORD, PG_ADMIN_URL
 AUDITOR = Actor(id="qa-check", name="QA check", roles=frozenset({"qa"}))
 
 MODEL_TABLES = frozenset(SQLModel.metadata.tables)
-PROTECTED = ("auditentry", "auditcheckpoint", "signature")
+PROTECTED = ("audit_entry", "audit_checkpoint", "signature")
+# Before 0011 the tables had run-together names.
+PROTECTED_0002 = ("auditentry", "auditcheckpoint", "signature")
 SQLITE_TRIGGERS = frozenset(f"{t}_no_{v}" for t in PROTECTED for v in ("update", "delete"))
 PG_TRIGGERS = frozenset(
     f"{t}_{suffix}" for t in PROTECTED for suffix in ("append_only", "no_truncate")
@@ -115,21 +117,23 @@ def _schema_diff(url: str) -> list:
         eng.dispose()
 
 
-def _expected_triggers(url: str) -> frozenset[str]:
-    return SQLITE_TRIGGERS if url.startswith("sqlite") else PG_TRIGGERS
+def _expected_triggers(url: str, tables: tuple[str, ...] = PROTECTED) -> frozenset[str]:
+    if url.startswith("sqlite"):
+        return frozenset(f"{t}_no_{v}" for t in tables for v in ("update", "delete"))
+    return frozenset(f"{t}_{suffix}" for t in tables for suffix in ("append_only", "no_truncate"))
 
 
-def _insert_audit_row(eng: Engine, chain: str) -> None:
+def _insert_audit_row(eng: Engine, chain: str, table: str = "audit_entry") -> None:
     with eng.begin() as conn:
         conn.execute(text(
-            "INSERT INTO auditentry (chain, chain_seq, prev_hash, hash, at, actor_name, action, "
+            f"INSERT INTO {table} (chain, chain_seq, prev_hash, hash, at, actor_name, action, "
             "entity_type, entity_id) VALUES (:c, 1, :z, :z, :at, 'test', 'probe', 't', 'x')"),
             {"c": chain, "z": "0" * 64, "at": "2026-01-01 00:00:00"})
 
 
-def _try_update_audit(eng: Engine, chain: str) -> None:
+def _try_update_audit(eng: Engine, chain: str, table: str = "audit_entry") -> None:
     with eng.begin() as conn:
-        conn.execute(text("UPDATE auditentry SET action = 'forged' WHERE chain = :c"),
+        conn.execute(text(f"UPDATE {table} SET action = 'forged' WHERE chain = :c"),
                      {"c": chain})
 
 
@@ -192,23 +196,23 @@ def test_downgrade_to_base_leaves_only_alembic_version_and_upgrade_again_works(
 def test_step_by_step_0002_adds_and_removes_the_append_only_triggers(empty_url: str) -> None:
     upgrade(empty_url, "0001")
     assert _revision(empty_url) == "0001"
-    assert {"auditentry", "auditcheckpoint", "signature", "sample"} <= _tables(empty_url)
+    assert {*PROTECTED_0002, "sample"} <= _tables(empty_url)
     assert _triggers(empty_url) == set()
 
     eng = make_engine(empty_url)
     try:
-        _insert_audit_row(eng, "probe:0001")
-        _try_update_audit(eng, "probe:0001")  # no triggers yet: allowed
+        _insert_audit_row(eng, "probe:0001", "auditentry")
+        _try_update_audit(eng, "probe:0001", "auditentry")  # no triggers yet: allowed
 
         upgrade(empty_url, "0002")
-        assert _triggers(empty_url) == _expected_triggers(empty_url)
+        assert _triggers(empty_url) == _expected_triggers(empty_url, PROTECTED_0002)
         with pytest.raises(DBAPIError, match="append-only"):
-            _try_update_audit(eng, "probe:0001")
+            _try_update_audit(eng, "probe:0001", "auditentry")
 
         downgrade(empty_url, "0001")
         assert _revision(empty_url) == "0001"
         assert _triggers(empty_url) == set()
-        _try_update_audit(eng, "probe:0001")  # allowed again
+        _try_update_audit(eng, "probe:0001", "auditentry")  # allowed again
         with eng.connect() as conn:
             action = conn.execute(text("SELECT action FROM auditentry WHERE chain = 'probe:0001'"))
             assert action.scalar_one() == "forged"
@@ -252,7 +256,7 @@ def test_populated_database_downgrades_to_base_and_back(db_url: str, api, app) -
     eng = make_engine(db_url)
     try:
         with eng.connect() as conn:
-            for table in ("sample", "auditentry", "app_user"):
+            for table in ("sample", "audit_entry", "app_user"):
                 assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
     finally:
         eng.dispose()
@@ -298,18 +302,23 @@ def test_populated_database_keeps_its_data_through_the_newest_migration_down_and
     app.state.engine.dispose()
 
     counts, sample_rows = _counts(db_url), _samples(db_url)
-    assert counts["sample"] == 7 and counts["signature"] == 1 and counts["auditentry"] > 20
+    assert counts["sample"] == 7 and counts["signature"] == 1 and counts["audit_entry"] > 20
     previous = ScriptDirectory.from_config(alembic_config(db_url)).get_revision(HEAD).down_revision
     assert isinstance(previous, str)
 
     downgrade(db_url, previous)
     assert _revision(db_url) == previous
-    kept = _counts(db_url)
-    assert kept == {t: counts[t] for t in kept}, "rows lost on the way down"
+    # A table keeps its rows whatever its name spelling (0011: auditentry -> audit_entry).
+    def same(c: dict[str, int]) -> dict[str, int]:
+        return {t.replace("_", ""): n for t, n in c.items()}
+
+    kept = same(_counts(db_url))
+    assert kept == {t: same(counts)[t] for t in kept}, "rows lost on the way down"
 
     upgrade(db_url)
     assert _revision(db_url) == HEAD
-    assert {t: n for t, n in _counts(db_url).items() if t in kept} == kept, "rows lost going up"
+    assert {t: n for t, n in same(_counts(db_url)).items() if t in kept} == kept, \
+        "rows lost going up"
     assert _samples(db_url) == sample_rows
     assert _triggers(db_url) == _expected_triggers(db_url)
     diff = _schema_diff(db_url)
@@ -322,6 +331,6 @@ def test_populated_database_keeps_its_data_through_the_newest_migration_down_and
         with unit_of_work(eng) as sess:
             result = audit.verify(Context(session=sess, actor=AUDITOR, settings=settings))
         assert result["ok"] is True, result
-        assert result["entries_checked"] == counts["auditentry"]
+        assert result["entries_checked"] == counts["audit_entry"]
     finally:
         eng.dispose()
