@@ -11,7 +11,7 @@ from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import FreeData, In, SignatureIn
 from lims.db import queries
-from lims.services import idempotency, labelling, samples, scanning
+from lims.services import idempotency, labelling, samples, scanning, views
 
 router = APIRouter(tags=["bench"])
 # Required where a scan acts: a double trigger or a retry must never act twice.
@@ -60,7 +60,7 @@ def _sig(body: ScanActIn | BatchIn) -> samples.SignatureInput | None:
 def scan(body: ScanIn, ctx: Auth) -> dict[str, Any]:
     """Resolve a scanned label to the sample card (warnings and allowed events). Every
     scan is recorded as seen at the station, including codes that resolve to nothing."""
-    return scanning.card(ctx, scanning.resolve(ctx, body.payload, body.station))
+    return views.card(ctx, scanning.resolve(ctx, body.payload, body.station))
 
 
 @router.get("/scans", operation_id="list_scans", responses=responses(401, 403, 422))
@@ -83,7 +83,7 @@ def scan_and_act(body: ScanActIn, ctx: Auth, response: Response,
         s = scanning.resolve(ctx, body.payload, body.station)
         s = samples.apply_event(ctx, s.id, body.event, reason=body.reason, data=body.data,
                                 signature=_sig(body))
-        return scanning.card(ctx, s)
+        return views.card(ctx, s)
 
     answer, replayed = idempotency.run(ctx, key, body.model_dump(exclude={"signature"}), act)
     response.headers["Idempotent-Replay"] = "true" if replayed else "false"

@@ -15,7 +15,7 @@ from lims.db import queries
 from lims.db.tables import Collection, Donor, LabelPrint, Recipient, Sample
 from lims.domain import flags, isbt, permissions
 from lims.domain.errors import Invalid
-from lims.services import audit, scanning
+from lims.services import audit, views
 from lims.services.context import Context
 
 MEDIA = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
@@ -77,7 +77,7 @@ def content(ctx: Context, s: Sample, *, reprint: bool) -> labels.LabelContent:
         collection_date=local.date(),
         # The lab's zone: the label shows it, and ISBT 005 encodes local time.
         expiry=s.expires_at.astimezone(ctx.settings.zone) if s.expires_at else None,
-        warnings=flags.label_words(scanning.tube_facts(ctx, s, donor)),
+        warnings=flags.label_words(views.tube_facts(ctx, s, donor)),
         reprint=reprint,
         facility=ctx.settings.facility_name,
         abo_rh=donor.abo_rh,  # where typed; else the quadrant stays empty, as ST-004 allows

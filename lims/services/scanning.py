@@ -9,7 +9,7 @@ from lims.db import queries
 from lims.db.tables import Donor, Sample, Scan
 from lims.domain import isbt, permissions, workflow
 from lims.domain.errors import Conflict, DomainError, Invalid, NotFound
-from lims.services import samples, signatures, views
+from lims.services import samples, signatures
 from lims.services.context import Context
 
 
@@ -57,11 +57,6 @@ def _lookup(ctx: Context, payload: str) -> Sample:
             "full container label (with product code), not the DIN alone.",
             candidates=[s.code for s in found])
     return found[0]
-
-
-# The card is the one sample read model (services/views.py); these names stay for callers.
-card = views.card
-tube_facts = views.tube_facts
 
 
 class BatchRefused(Conflict):
