@@ -71,6 +71,8 @@ def check(name: str, annotation: Any, value: Any) -> None:
     if value is None:
         return
     kind, markers = _plain(annotation)
+    if kind is datetime and not isinstance(value, datetime):
+        raise Invalid(f"The {_words(name)} must be a date and time.", field=name)
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise Invalid(f"The {_words(name)} must include its time zone "
@@ -85,8 +87,6 @@ def check(name: str, annotation: Any, value: Any) -> None:
                 unit = f" {m.unit}" if m.unit else ""
                 raise Invalid(f"The {_words(name)} must be between {m.low:g} and "
                               f"{m.high:g}{unit}; {value:g} was given.", field=name)
-    elif kind is datetime:
-        raise Invalid(f"The {_words(name)} must be a date and time.", field=name)
     for m in markers:
         if isinstance(m, OneOf):
             if not isinstance(value, str | list | tuple | set | frozenset):

@@ -58,10 +58,10 @@ def _last(ctx: Context, sample_id: str) -> CustodyTransfer | None:
     return custody_records.last_transfer(ctx.session, sample_id)
 
 
-def begin(ctx: Context, sample: Sample, *, source: str, holder: str) -> CustodyTransfer:
+def begin(ctx: Context, sample: Sample, *, origin: str, holder: str) -> CustodyTransfer:
     """The first custody record of a new tube: from where it came (the collection site, or
     its parent tube) to who holds it (the collector, or the technician who made it)."""
-    return _move(ctx, sample, source, holder, note="custody starts")
+    return _move(ctx, sample, origin, holder, note="custody starts")
 
 
 def follow(ctx: Context, sample: Sample, holder: str, *, because: str) -> CustodyTransfer | None:

@@ -85,10 +85,10 @@ def create_sample(ctx: Context, *, collection: Collection, donor: Donor, kind: K
     ctx.session.add(sample)
     ctx.session.flush()
     if parent is None:  # custody starts with the collector at the collection site
-        custody.begin(ctx, sample, source=rules.site(collection.site),
+        custody.begin(ctx, sample, origin=rules.site(collection.site),
                       holder=rules.collector(collection.collector))
     else:  # a tube made at the bench is in the hands of who made it
-        custody.begin(ctx, sample, source=rules.parent(parent.code),
+        custody.begin(ctx, sample, origin=rules.parent(parent.code),
                       holder=rules.person(ctx.actor.username))
     audit.record(ctx, "sample_created", "sample", sample.id, after={
         **snapshot(sample), "parent_id": sample.parent_id, "collection_id": collection.id})
