@@ -4,8 +4,8 @@
   // into whatever has focus. Every key is seen here at the document level, even while the
   // page is still loading; a fast burst that ends in Enter is taken out of any field it
   // fell into and handed to the page's scan handler (queued until the page is ready).
-  var HICCUP = 250;  // ms: a longer pause starts a new burst
-  var SCANNER = 35;  // ms: mean gap of a scanner burst (people type far slower)
+  var PAUSE = 1500;  // ms without a key: what follows is a new burst
+  var SCANNER = 35;  // ms: typical gap inside a scanner burst (people type far slower)
   var MIN_LEN = 4;
   var keys = [], queue = [], handler = null;
   function editable(el) {
@@ -14,12 +14,17 @@
     return el.tagName === "INPUT" &&
       !/^(button|submit|checkbox|radio|reset|image|range|color|file)$/i.test(el.type);
   }
-  function deliver(payload) {
-    if (handler) { handler(payload); } else { queue.push(payload); }
+  function scanner(burst, end) {
+    // The median gap: a busy page can hold up a key or two, which must not split a scan.
+    var gaps = burst.map(function (k, i) { return (i + 1 < burst.length ? burst[i + 1].t : end) - k.t; });
+    gaps.sort(function (a, b) { return a - b; });
+    return burst.length >= MIN_LEN && gaps[Math.floor(gaps.length / 2)] < SCANNER;
   }
   window.limsScanner = {
+    listening: false,
     onScan: function (fn) {
       handler = fn;
+      window.limsScanner.listening = true;
       while (queue.length) { fn(queue.shift()); }
     }
   };
@@ -27,23 +32,19 @@
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.altKey || e.metaKey || e.isComposing) { return; }
     var t = e.timeStamp, el = document.activeElement, inField = editable(el);
-    if (keys.length && t - keys[keys.length - 1].t > HICCUP) { keys = []; }
+    if (keys.length && t - keys[keys.length - 1].t > PAUSE) { keys = []; }
     if (e.key === "Enter") {
-      var n = keys.length;
-      var fast = n >= MIN_LEN && (t - keys[0].t) / n < SCANNER;
-      if (fast) {
+      var burst = keys;
+      keys = [];
+      if (scanner(burst, t)) {
         e.preventDefault();
         e.stopImmediatePropagation();
-        var first = keys[0];
-        if (first.el && editable(first.el) && first.before !== null) {
-          first.el.value = first.before;  // the burst was a scan, not typing
+        if (burst[0].el && burst[0].before !== null) {
+          burst[0].el.value = burst[0].before;  // the burst was a scan, not typing
         }
-        var payload = keys.map(function (k) { return k.c; }).join("");
-        keys = [];
-        deliver(payload);
-        return;
+        var payload = burst.map(function (k) { return k.c; }).join("");
+        if (handler) { handler(payload); } else { queue.push(payload); }
       }
-      keys = [];
       return;
     }
     if (e.key.length === 1) {
