@@ -11,7 +11,7 @@ from typing import Any
 from lims.domain.states import DERIVABLE_STATES, NON_FINAL, State
 from lims.domain.workflow import TRANSITIONS
 
-NODE_W, NODE_H, COL_W, ROW_H = 168, 46, 196, 58
+NODE_W, NODE_H, COL_W, ROW_H = 138, 46, 156, 56
 
 
 def _e(value: object) -> str:
@@ -80,8 +80,10 @@ def lineage(donor: dict[str, Any], collection: dict[str, Any], tree: list[dict[s
                     "node-collection"))
     for _, _, s, _ in placed:
         cls = f"state-{s['state']}" + (" current" if s["id"] == current_id else "")
+        # The DIN is the collection's (shown once): each tube shows product and division.
+        short = " ".join(s["code"].split("-")[1:]) or s["code"]
         body.append(box(s["id"], f"/samples/{s['id']}",
-                        f"{s['code']}: {s['kind']}, {s['state']}", s["code"],
+                        f"{s['code']}: {s['kind']}, {s['state']}", short,
                         f"{s['kind']} · {s['state'].replace('_', ' ')}", cls))
     return _svg(width, height, "Lineage from the donor to every derivative", body)
 
@@ -109,35 +111,42 @@ def workflow() -> str:
             if a == s and b not in rank:
                 rank[b] = rank[s] + 1
                 todo.append(b)
-    last = max(rank.values()) + 1
-    for s in State:
+    last = max(rank.values())
+    for s in State:  # reached only by events from everywhere: below the last column
         rank.setdefault(s, last)
-    columns: dict[int, list[State]] = {}
+    rows: dict[int, list[State]] = {}
     for s in State:
-        columns.setdefault(rank[s], []).append(s)
-    w, h, cw, rh = 128, 38, 168, 96
-    pos = {s: (10 + rank[s] * cw, 40 + i * rh) for r, col in columns.items()
-           for i, s in enumerate(col)}
-    width = 10 + (last + 1) * cw
-    height = 40 + max(len(c) for c in columns.values()) * rh + 10
+        rows.setdefault(rank[s], []).append(s)
+    # Top to bottom, one row per distance from `registered`: labels get the room between.
+    w, h, cw, rh = 150, 38, 200, 104
+    widest = max(len(r) for r in rows.values())
+    pos = {s: (30 + (widest - len(row)) * cw / 2 + i * cw, 10 + r * rh)
+           for r, row in rows.items() for i, s in enumerate(row)}
+    width = 40 + widest * cw
+    height = 34 + (last + 1) * rh + 40
     body: list[str] = []
     labels: list[str] = []
     for (a, b), events in edges.items():
         (x1, y1), (x2, y2) = pos[a], pos[b]
-        cy1, cy2 = y1 + h / 2, y2 + h / 2
         if rank[b] > rank[a]:
-            sx, ex = x1 + w, x2
-            d = f"M{sx},{cy1} C{(sx + ex) / 2},{cy1} {(sx + ex) / 2},{cy2} {ex},{cy2}"
-            lx, ly = (sx + ex) / 2, (cy1 + cy2) / 2
-        else:  # back or sideways: arc below the boxes
-            sx, ex = x1 + w / 2, x2 + w / 2
-            low = max(y1, y2) + h + 26
-            d = f"M{sx},{y1 + h} C{sx},{low} {ex},{low} {ex},{y2 + h}"
-            lx, ly = (sx + ex) / 2, low - 4
+            sx, sy, ex, ey = x1 + w / 2, y1 + h, x2 + w / 2, y2
+            d = f"M{sx},{sy} C{sx},{(sy + ey) / 2} {ex},{(sy + ey) / 2} {ex},{ey}"
+            lx, ly = (sx + ex) / 2, (sy + ey) / 2
+        elif rank[b] == rank[a]:  # side by side: a straight arrow, its label above
+            left = x1 < x2
+            sx, ex = (x1 + w, x2) if left else (x1, x2 + w)
+            sy = ey = y1 + h / 2
+            d = f"M{sx},{sy} L{ex},{ey}"
+            lx, ly = (sx + ex) / 2, sy - 12
+        else:  # back up: an arc out to the side
+            sx, sy, ex, ey = x1, y1 + h / 2, x2, y2 + h / 2
+            out = min(sx, ex) - 40
+            d = f"M{sx},{sy} C{out},{sy} {out},{ey} {ex},{ey}"
+            lx, ly = out + 10, (sy + ey) / 2
         body.append(f'<path class="edge" d="{d}" marker-end="url(#arrow)">'
                     f'<title>{_e(a)} to {_e(b)}: {_e(", ".join(events))}</title></path>')
         text = ", ".join(events)
-        tw = 6.6 * len(text) + 8
+        tw = 6.4 * len(text) + 8
         labels.append(f'<rect class="edge-label-bg" x="{lx - tw / 2:.0f}" y="{ly - 11:.0f}" '
                       f'width="{tw:.0f}" height="16" rx="3"/>'
                       f'<text class="edge-label" x="{lx:.0f}" y="{ly + 1:.0f}" '
@@ -145,14 +154,16 @@ def workflow() -> str:
     body += labels
     for s, (x, y) in pos.items():
         final = "final" if s not in NON_FINAL else ""
-        body.append(f'<g class="state {final}" data-state="{s.value}"><rect x="{x}" y="{y}" '
-                    f'width="{w}" height="{h}" rx="18" class="node state-{s.value}"/>'
-                    f'<text x="{x + w / 2}" y="{y + 24}" text-anchor="middle" '
+        body.append(f'<g class="state {final}" data-state="{s.value}"><rect x="{x:.0f}" '
+                    f'y="{y}" width="{w}" height="{h}" rx="18" class="node state-{s.value}"/>'
+                    f'<text x="{x + w / 2:.0f}" y="{y + 24}" text-anchor="middle" '
                     f'class="node-title">{_e(s.value.replace("_", " "))}</text></g>')
     everywhere = [t for t in TRANSITIONS if _everywhere(t.sources)]
-    note = "; ".join(f"{t.event} ({'from any live state' if t.sources == NON_FINAL else 'by derivation'})"
-                     for t in everywhere)
-    body.append(f'<text x="10" y="20" class="note">Not drawn as arrows: {_e(note)}</text>')
+    body.append(f'<text x="10" y="{height - 26}" class="note">Not drawn as arrows:</text>')
+    for i, t in enumerate(everywhere):
+        where = "from any live state" if t.sources == NON_FINAL else "from material being derived"
+        body.append(f'<text x="{10 + (i % 2) * width / 2:.0f}" y="{height - 10 + (i // 2) * 14}"'
+                    f' class="note">{_e(t.event)} ({where})</text>')
     return _svg(width, height, "The sample state machine, drawn from the transition table", body)
 
 
