@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
-from lims import __version__
+from lims import __version__, web
 from lims.api import (
     audit,
     auth,
@@ -27,7 +27,6 @@ from lims.api import (
 )
 from lims.config import Settings, get_settings
 from lims.db.engine import make_engine
-from lims import web
 
 log = logging.getLogger("lims.request")
 

@@ -101,12 +101,8 @@ def _object(f: DataField, text: str) -> dict[str, Any]:
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
             raise Invalid(f"{f.label}: write one 'name = value' per line (not '{line.strip()}').")
-        v: Any = value.strip()
-        try:
-            v = float(v) if re.fullmatch(r"-?\d+(\.\d+)?", v) else v
-        except ValueError:
-            pass
-        out[key.strip()] = v
+        v = value.strip()
+        out[key.strip()] = float(v) if re.fullmatch(r"-?\d+(\.\d+)?", v) else v
     return out
 
 

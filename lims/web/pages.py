@@ -16,7 +16,7 @@ from lims.db.engine import unit_of_work
 from lims.db.tables import Collection, Donor, Location, Sample
 from lims.domain import audit as hashing
 from lims.domain import permissions, workflow
-from lims.domain.errors import DomainError, NotPermitted
+from lims.domain.errors import DomainError, NotAuthenticated, NotPermitted
 from lims.domain.sources import Source
 from lims.domain.states import State
 from lims.services import (
@@ -186,7 +186,7 @@ def bench_scan(request: Request, payload: Annotated[str, Form(max_length=200)],
             return _workspace(request, ctx, station, card=scanning.card(ctx, s),
                               payload=payload)
     except DomainError as exc:  # the scan itself was kept (resolve records it)
-        if isinstance(exc, NotPermitted) and "security token" in exc.detail:
+        if isinstance(exc, NotAuthenticated | NotPermitted):
             raise
         with transaction(request) as ctx:
             return _workspace(request, ctx, station, card=None, payload=payload,
@@ -217,12 +217,13 @@ def _act(request: Request, form: dict[str, str]) -> Response:
     station, payload, event = form.get("station", ""), form.get("payload", ""), form["event"]
     with transaction(request) as ctx:
         data = forms.data_from_form(event, form, ctx.settings.zone, _grid(ctx))
-        body = {"payload": payload, "station": station, "event": event,
-                "reason": form.get("reason") or None, "data": data}
+        reason = form.get("reason") or None
+        body = {"payload": payload, "station": station, "event": event, "reason": reason,
+                "data": data}
 
         def act() -> dict[str, Any]:
             s = scanning.resolve(ctx, payload, station)
-            s = samples.apply_event(ctx, s.id, event, reason=body["reason"], data=data,
+            s = samples.apply_event(ctx, s.id, event, reason=reason, data=data,
                                     signature=_signature(form))
             return {"sample_id": s.id}
 
@@ -261,7 +262,7 @@ def box_check(request: Request, payload: Annotated[str, Form(max_length=200)],
             card = scanning.card(ctx, scanning.resolve(ctx, payload, station))
             return render(request, "_box_row.html", payload=payload, card=card, error=None)
     except DomainError as exc:
-        if "security token" in exc.detail:
+        if isinstance(exc, NotAuthenticated | NotPermitted):
             raise
         return render(request, "_box_row.html", payload=payload, card=None, error=exc)
 
@@ -280,12 +281,13 @@ def _box_apply(request: Request, form: dict[str, str], payloads: list[str]) -> R
     try:
         with transaction(request) as ctx:
             data = forms.data_from_form(event, form, ctx.settings.zone, _grid(ctx))
+            reason = form.get("reason") or None
             body = {"payloads": payloads, "station": station, "event": event, "mode": mode,
-                    "reason": form.get("reason") or None, "data": data}
+                    "reason": reason, "data": data}
 
             def act() -> list[dict[str, Any]]:
                 return scanning.batch(ctx, payloads, station, event, mode=mode,
-                                      reason=body["reason"], data=data, expected_donor_id=None,
+                                      reason=reason, data=data, expected_donor_id=None,
                                       signature=_signature(form))
 
             results, replayed = idempotency.run(ctx, form.get("key"), body, act)

@@ -51,7 +51,8 @@ def lineage(donor: dict[str, Any], collection: dict[str, Any], tree: list[dict[s
     rows = max(next_row[0], 1)
     width = COL_W * (max((d for d, *_ in placed), default=2) + 1) + 8
     height = rows * ROW_H + 8
-    pos: dict[str, tuple[float, float]] = {"donor": (4, top + 4), "collection": (4 + COL_W, top + 4)}
+    pos: dict[str, tuple[float, float]] = {"donor": (4, top + 4),
+                                           "collection": (4 + COL_W, top + 4)}
     for depth, y, s, _ in placed:
         pos[s["id"]] = (4 + depth * COL_W, y + 4)
     body: list[str] = []
@@ -120,7 +121,7 @@ def workflow() -> str:
     # Top to bottom, one row per distance from `registered`: labels get the room between.
     w, h, cw, rh = 150, 38, 200, 104
     widest = max(len(r) for r in rows.values())
-    pos = {s: (30 + (widest - len(row)) * cw / 2 + i * cw, 10 + r * rh)
+    pos = {s: (30 + (widest - len(row)) * cw / 2 + i * cw, 10.0 + r * rh)
            for r, row in rows.items() for i, s in enumerate(row)}
     width = 40 + widest * cw
     height = 34 + (last + 1) * rh + 40
@@ -129,7 +130,7 @@ def workflow() -> str:
     for (a, b), events in edges.items():
         (x1, y1), (x2, y2) = pos[a], pos[b]
         if rank[b] > rank[a]:
-            sx, sy, ex, ey = x1 + w / 2, y1 + h, x2 + w / 2, y2
+            sx, sy, ex, ey = x1 + w / 2, y1 + h, x2 + w / 2, float(y2)
             d = f"M{sx},{sy} C{sx},{(sy + ey) / 2} {ex},{(sy + ey) / 2} {ex},{ey}"
             lx, ly = (sx + ex) / 2, (sy + ey) / 2
         elif rank[b] == rank[a]:  # side by side: a straight arrow, its label above

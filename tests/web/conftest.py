@@ -122,7 +122,8 @@ class LiveApi:
 
 
 @pytest.fixture(scope="session")
-def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def live_server(sqlite_template: Path,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     need_browser()
     tmp = tmp_path_factory.mktemp("live")
     shutil.copy(sqlite_template, tmp / "live.db")

@@ -157,3 +157,28 @@ def test_offline_docs_load_no_asset_from_elsewhere(web):
         for a in assets:
             if not a.startswith("/openapi"):
                 assert web.get(a).status_code == 200, a
+
+
+def test_an_unknown_label_is_recorded_and_answered_with_an_instruction(web, api):
+    sign_in(web, "tech")
+    csrf = csrf_of(web.get("/bench?station=bench-7").text)
+    r = web.post("/bench/scan", data={"payload": "=W12342699999900", "station": "bench-7",
+                                      "csrf": csrf}, headers={"X-Requested-With": "fetch"})
+    assert r.status_code == 404
+    assert "Check that the tube belongs to this lab" in r.text
+    seen = api.as_("qa").get("/scans", params={"station": "bench-7"}).json()["items"]
+    assert [s["payload"] for s in seen] == ["=W12342699999900"]
+    assert "=W12342699999900" in r.text  # listed under the last scans at this station
+
+
+def test_a_scan_shows_only_the_events_of_the_persons_role(web, api):
+    sample = h.primary(api)
+    h.step(api, sample["id"], "receive")
+    for user, offered, not_offered in (("tech", "start_processing", "lift_hold"),
+                                       ("qa", "place_hold", "start_processing")):
+        sign_in(web, user)
+        csrf = csrf_of(web.get("/bench").text)
+        html = web.post("/bench/scan", data={"payload": h.scan_code(sample), "csrf": csrf,
+                                             "station": "b"}).text
+        assert f'data-event="{offered}"' in html
+        assert f'data-event="{not_offered}"' not in html
