@@ -9,14 +9,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 
-from lims import __version__
+from lims import __version__, web
 from lims.api import (
     audit,
     auth,
     bench,
     collections,
     custody,
+    dashboard,
     donors,
     identity,
     problems,
@@ -31,7 +33,9 @@ log = logging.getLogger("lims.request")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    # Swagger UI and ReDoc from files shipped in the fastapi-offline package: /docs and
+    # /redoc work on a lab network without internet.
+    app = FastAPIOffline(
         title="lims",
         version=__version__,
         summary="Sample tracking for stem-cell laboratories: harvest to release.",
@@ -44,9 +48,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix="/api/v1")
     for module in (system, auth, donors, collections, samples, custody, audit, bench,
-                   identity):
+                   identity, dashboard):
         api.include_router(module.router)
     app.include_router(api)
+    web.install(app)
 
     @app.middleware("http")
     async def _request_id(request: Request,
