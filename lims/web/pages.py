@@ -183,7 +183,7 @@ def bench_scan(request: Request, payload: Annotated[str, Form(max_length=200)],
     try:
         with transaction(request) as ctx:
             s = scanning.resolve(ctx, payload, station)
-            return _workspace(request, ctx, station, card=scanning.card(ctx, s),
+            return _workspace(request, ctx, station, card=views.card(ctx, s),
                               payload=payload)
     except DomainError as exc:  # the scan itself was kept (resolve records it)
         if isinstance(exc, NotAuthenticated | NotPermitted):
@@ -231,7 +231,7 @@ def _act(request: Request, form: dict[str, str]) -> Response:
         s = queries.get(ctx.session, Sample, answer["sample_id"])
         done = (f"Already done: {event.replace('_', ' ')} was applied once (this tap was a "
                 "repeat)." if replayed else f"Done: {event.replace('_', ' ')}.")
-        response = _workspace(request, ctx, station, card=scanning.card(ctx, s),
+        response = _workspace(request, ctx, station, card=views.card(ctx, s),
                               payload=payload, message=done)
         response.headers["Idempotent-Replay"] = "true" if replayed else "false"
         return response
@@ -259,7 +259,7 @@ def box_check(request: Request, payload: Annotated[str, Form(max_length=200)],
     check_csrf(request, csrf)
     try:
         with transaction(request) as ctx:
-            card = scanning.card(ctx, scanning.resolve(ctx, payload, station))
+            card = views.card(ctx, scanning.resolve(ctx, payload, station))
             return render(request, "_box_row.html", payload=payload, card=card, error=None)
     except DomainError as exc:
         if isinstance(exc, NotAuthenticated | NotPermitted):

@@ -147,8 +147,11 @@ def test_a_scan_shows_the_card_and_an_event_button_applies_the_event(open_page, 
     assert "QUARANTINE (on hold): label smudged" in text  # in words, not only colour
     assert "Donor eligibility pending" in text
     screenshot(page, "bench-card")
-    # Dispatch takes no data: one tap applies it.
-    card.get_by_role("button", name="Dispatch", exact=True).click()
+    # Dispatch asks for the courier it is handed to (custody follows the tube).
+    card.locator('summary[data-event="dispatch"]').click()
+    form = card.locator('details[data-event="dispatch"]')
+    form.get_by_label(re.compile(r"^Courier")).fill("MedExpress")
+    form.locator("button[type=submit]").click()
     page.locator('#card[data-state="in_transit"]').wait_for()
     assert history(live_api, sample["id"])[-1] == "dispatch"
     assert "Done: dispatch" in page.locator("#status").inner_text()
@@ -242,23 +245,23 @@ def test_a_signed_release_asks_for_the_password(open_page, live_api):
 def test_box_mode_shows_the_outcome_of_every_tube(open_page, live_api):
     good = [h.primary(live_api) for _ in range(2)]
     bad = h.primary(live_api)
-    h.step(live_api, bad["id"], "dispatch")  # already on its way: cannot be dispatched
+    h.step(live_api, bad["id"], "receive")  # already received: cannot be received again
     page = open_page("tech")
     page.goto("/bench/box?station=box-1")
     for s in (good[0], bad, good[1]):
         scan(page, label_payload(live_api, s["id"]))
     page.locator("#tubes tr").nth(2).wait_for()
-    page.get_by_label("Event for every tube").select_option("dispatch")
+    page.get_by_label("Event for every tube").select_option("receive")
     page.get_by_role("button", name="Apply to all scanned tubes").click()
     results = page.locator(".box-results")
     results.wait_for()
     assert "2 applied, 1 not applied" in results.inner_text()
     rows = results.locator("tbody tr")
     assert rows.nth(0).inner_text().count("Applied") == 1
-    assert "Not applied" in rows.nth(1).inner_text() and "in_transit" in rows.nth(1).inner_text()
+    assert "Not applied" in rows.nth(1).inner_text() and "received" in rows.nth(1).inner_text()
     for s in good:
-        assert history(live_api, s["id"])[-1] == "dispatch"
-    assert history(live_api, bad["id"]).count("dispatch") == 1
+        assert history(live_api, s["id"])[-1] == "receive"
+    assert history(live_api, bad["id"]).count("receive") == 1
 
 
 def _distributed(api, wristband: str) -> dict:
