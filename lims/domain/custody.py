@@ -62,3 +62,18 @@ site = _party("site")  # a collection site or a destination outside the lab
 collector = _party("collector")  # who collected (not necessarily a user of lims)
 patient = _party("recipient")  # a recipient id
 parent = _party("tube")  # a tube made from another tube starts from that tube's code
+
+
+_READ = {"user": "{}", "collector": "{} (collector)", "courier": "{} (courier)",
+         "site": "{}", "tube": "tube {}", "recipient": "the patient"}
+
+
+def party_text(party: str | None, place: str | None = None) -> str:
+    """A custodian as a person reads it: 'Midwife M. (collector)', 'MedExpress (courier)',
+    the box's path for a storage location (given as `place` when known)."""
+    if not party:
+        return "nobody recorded"
+    kind, _, who = party.partition(":")
+    if kind == "location":
+        return place or "a storage location"
+    return _READ.get(kind, "{}").format(who or party)

@@ -12,7 +12,7 @@ from typing import Any
 
 from lims.db import queries
 from lims.db.tables import Collection, Donor, Location, Sample
-from lims.domain import flags, isbt, states, workflow
+from lims.domain import custody, flags, isbt, states, workflow
 from lims.domain.states import State
 from lims.services import donors
 from lims.services.context import Context
@@ -61,10 +61,10 @@ def card(ctx: Context, s: Sample) -> dict[str, Any]:
     donor = queries.get(ctx.session, Donor, s.donor_id)
     collection = queries.get(ctx.session, Collection, s.collection_id)
     facts = tube_facts(ctx, s, donor)
-    location = None
+    location = place = None
     if s.location_id:
-        location = f"{queries.get(ctx.session, Location, s.location_id).path}, "\
-                   f"position {s.position}"
+        place = queries.get(ctx.session, Location, s.location_id).path
+        location = f"{place}, position {s.position}"
     return {
         **_row(ctx, s, list(facts.withdrawn_scopes)),
         "sample_id": s.id, "din": collection.din,
@@ -72,4 +72,5 @@ def card(ctx: Context, s: Sample) -> dict[str, Any]:
         "check": isbt.check_character(collection.din),
         "product": isbt.product_type(s.kind).class_name, "donor_code": donor.code,
         "location": location, "warnings": flags.card_lines(facts),
+        "custodian_text": custody.party_text(s.custodian, place),
     }

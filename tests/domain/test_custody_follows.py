@@ -62,3 +62,20 @@ def test_distribution_without_a_destination_stays_with_who_sends_it():
     outcome = Outcome(transition=t, from_state=State.released, to_state=State.distributed,
                       on_hold=False, deviation=False)
     assert changes(outcome, facts, ask).custody == "user:carla"
+
+
+@pytest.mark.parametrize(("party", "place", "read"), [
+    ("collector:Midwife M.", None, "Midwife M. (collector)"),
+    ("courier:MedExpress", None, "MedExpress (courier)"),
+    ("user:tech", None, "tech"),
+    ("site:Ward 4B", None, "Ward 4B"),
+    ("location:box-7", "Lab / Dewar 2 / Rack C / Box 7", "Lab / Dewar 2 / Rack C / Box 7"),
+    ("location:box-7", None, "a storage location"),
+    ("recipient:pat-9", None, "the patient"),
+    ("tube:W1234-S1", None, "tube W1234-S1"),
+    (None, None, "nobody recorded"),
+])
+def test_a_custodian_reads_as_a_person_would_say_it(party, place, read):
+    from lims.domain.custody import party_text
+
+    assert party_text(party, place) == read
