@@ -18,10 +18,12 @@ from lims.api import (
     collections,
     custody,
     donors,
+    events,
     identity,
     problems,
     samples,
     system,
+    webhooks,
 )
 from lims.config import Settings, get_settings
 from lims.db.engine import make_engine
@@ -44,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix="/api/v1")
     for module in (system, auth, donors, collections, samples, custody, audit, bench,
-                   identity):
+                   identity, events, webhooks):
         api.include_router(module.router)
     app.include_router(api)
 

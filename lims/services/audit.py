@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from lims.db.tables import AuditCheckpoint, AuditEntry, Signature
 from lims.domain import audit as hashing
+from lims.services import feed
 from lims.services.context import Context
 
 
@@ -24,7 +25,8 @@ def record(
     reason: str | None = None,
     chain: str | None = None,
 ) -> AuditEntry:
-    """Append one entry to the entity's chain. One line per audited write."""
+    """Append one entry to the entity's chain, and its event to the feed (same
+    transaction). One line per audited write."""
     chain = chain or f"{entity_type}:{entity_id}"
     head = ctx.session.execute(
         select(AuditEntry.chain_seq, AuditEntry.hash)
@@ -44,6 +46,7 @@ def record(
     entry.hash = hashing.entry_hash(entry.model_dump(), prev)
     ctx.session.add(entry)
     ctx.session.flush()  # a racing writer on the same chain fails here, not silently later
+    feed.publish(ctx, entry)
     return entry
 
 
