@@ -34,8 +34,9 @@ def append(session: Session, event_: OutboxEvent) -> None:
 
 
 @event.listens_for(OrmSession, "before_commit")
-def _assign_positions(session: OrmSession) -> None:
-    """Just before COMMIT: number this transaction's events after every committed one."""
+def assign_positions(session: OrmSession) -> None:
+    """Just before COMMIT (a session event): number this transaction's events after every
+    committed one. Holds the feed lock until the transaction ends."""
     if not session.info.get(PENDING) or session.in_nested_transaction():
         return
     # Flush first: nothing else may need a row lock while the feed lock is held.
@@ -50,10 +51,12 @@ def _assign_positions(session: OrmSession) -> None:
             {"id": id_, "position": last + n} for n, id_ in enumerate(ids, start=1)])
 
 
-@event.listens_for(OrmSession, "after_commit")
-@event.listens_for(OrmSession, "after_rollback")
-def _done(session: OrmSession) -> None:
-    session.info.pop(PENDING, None)
+@event.listens_for(OrmSession, "after_transaction_end")
+def _done(session: OrmSession, transaction: Any) -> None:
+    # Only the outer transaction: a savepoint rolled back (a best-effort scan of many
+    # tubes) leaves the events written before it waiting for their positions.
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop(PENDING, None)
 
 
 def _type_filter(types: Sequence[str]) -> Any:
