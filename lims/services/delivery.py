@@ -139,16 +139,16 @@ def headers(job: Job, timestamp: int) -> dict[str, str]:
 
 
 def record(engine: Engine, settings: Settings, job: Job, outcome: Outcome,
-           worker: str) -> None:
+           worker: str) -> bool:
     """The outcome of one attempt: delivered, due again later, given up; and the
-    subscription disabled when its receiver kept failing."""
+    subscription disabled when its receiver kept failing. Returns whether it is active."""
     with unit_of_work(engine) as session:
         ctx = _context(session, settings)
         # Subscription before delivery, as everywhere: no two workers wait on each other.
         sub = queries.get(session, WebhookSubscription, job.subscription_id, lock=True)
         d = store.leased(session, job.delivery_id, job.lease)
         if d is None:  # the lease ran out and someone else has it now (or a replay)
-            return
+            return sub.active
         d.attempts += 1
         d.last_attempt_at, d.last_status_code, d.last_error = ctx.now, outcome.status_code, \
             outcome.error
@@ -173,15 +173,21 @@ def record(engine: Engine, settings: Settings, job: Job, outcome: Outcome,
             webhooks.disable(ctx, sub, f"The last {sub.consecutive_failures} deliveries to "
                              f"{sub.url} failed (last: {outcome.error or outcome.status_code}"
                              "). Fix the receiver, then enable the webhook and replay.")
+        return sub.active
 
 
 def step(engine: Engine, settings: Settings, send: Sender, worker: str = "worker") -> int:
     """One round of fan-out and delivery; returns how much work it found."""
     found = fan_out(engine, settings)
     jobs = claim(engine, settings)
+    disabled: set[str] = set()
     for job in jobs:
+        # Left claimed: enabling the subscription makes them due again.
+        if job.subscription_id in disabled:
+            continue
         outcome = send(job.url, job.body, headers(job, int(time.time())))
-        record(engine, settings, job, outcome, worker)
+        if not record(engine, settings, job, outcome, worker):
+            disabled.add(job.subscription_id)
     return found + len(jobs)
 
 
