@@ -43,8 +43,8 @@ def assign_positions(session: OrmSession) -> None:
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
-    last = session.execute(select(func.max(OutboxEvent.position))).scalar_one() or 0
-    ids = session.execute(select(OutboxEvent.id).where(col(OutboxEvent.position).is_(None))
+    last = last_position(session)  # type: ignore[arg-type]
+    ids = session.execute(select(col(OutboxEvent.id)).where(col(OutboxEvent.position).is_(None))
                           .order_by(col(OutboxEvent.id))).scalars().all()
     if ids:
         session.execute(update(OutboxEvent), [
@@ -62,13 +62,13 @@ def _done(session: OrmSession, transaction: Any) -> None:
 def _type_filter(types: Sequence[str]) -> Any:
     exact = [t for t in types if not t.endswith("*")]
     prefixes = [t[:-1] for t in types if t.endswith(".*")]
-    conditions = [col(OutboxEvent.type).in_(exact)] if exact else []
+    conditions: list[Any] = [col(OutboxEvent.type).in_(exact)] if exact else []
     conditions += [col(OutboxEvent.type).startswith(p, autoescape=True) for p in prefixes]
     return or_(*conditions)
 
 
 def last_position(session: Session) -> int:
-    return session.execute(select(func.max(OutboxEvent.position))).scalar_one() or 0
+    return session.execute(select(func.max(col(OutboxEvent.position)))).scalar_one() or 0
 
 
 def after(session: Session, position: int, *, types: Sequence[str] = (), limit: int = 100,

@@ -66,7 +66,7 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[WebhookDelive
                 col(WebhookDelivery.next_attempt_at) <= now)
          .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
          .limit(limit)
-         .with_for_update(of=WebhookDelivery, skip_locked=True))  # type: ignore[arg-type]
+         .with_for_update(of=WebhookDelivery, skip_locked=True))
     return list(session.execute(q).scalars())
 
 

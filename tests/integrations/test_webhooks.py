@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -90,6 +91,16 @@ def signed_correctly(secret: str, req: rx.Received) -> bool:
     return hmac.compare_digest("v1=" + expected, req.headers["x-lims-signature"])
 
 
+def readme_verify() -> Callable[..., bool]:
+    """The `verify` function of the README's snippet, run as an integrator would."""
+    text = (ROOT / "README.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+                if "def verify(" in block)
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 - our own README
+    return namespace["verify"]
+
+
 def test_delivery_is_signed_and_carries_the_event(api, receiver, work):
     hook = subscribe(api, receiver.url, ["sample.*"])
     assert hook["secret"].startswith("whsec_") and hook["active"]
@@ -112,6 +123,13 @@ def test_delivery_is_signed_and_carries_the_event(api, receiver, work):
         assert r.headers["content-type"] == "application/json"
         assert r.event["entity"]["id"] == s["id"]
     assert got[-1].event["data"]["state"] == "received"
+    # The receiver-side check printed in the README accepts these deliveries.
+    verify = readme_verify()
+    for r in got:
+        headers = {"X-Lims-Timestamp": r.headers["x-lims-timestamp"],
+                   "X-Lims-Signature": r.headers["x-lims-signature"]}
+        assert verify(hook["secret"], headers, r.body)
+        assert not verify(hook["secret"], headers, r.body + b" ")
     # A body changed on the way no longer matches its signature.
     tampered = rx.Received(got[0].headers, got[0].body.replace(b"created", b"deleted"), 200)
     assert not signed_correctly(hook["secret"], tampered)
