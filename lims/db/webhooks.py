@@ -79,12 +79,23 @@ def leased(session: Session, delivery_id: str, token: str) -> WebhookDelivery | 
 
 
 def wake_pending(session: Session, subscription_id: str, now: datetime) -> None:
-    """Pending deliveries of a re-enabled subscription are due now."""
+    """Pending deliveries of a re-enabled subscription are due now (except those a worker
+    holds: one may be on its way to the receiver this very moment)."""
     session.execute(
         update(WebhookDelivery)
         .where(col(WebhookDelivery.subscription_id) == subscription_id,
-               col(WebhookDelivery.status) == "pending")
-        .values(next_attempt_at=now, lease_token=None))
+               col(WebhookDelivery.status) == "pending",
+               col(WebhookDelivery.lease_token).is_(None))
+        .values(next_attempt_at=now))
+
+
+def release(session: Session, delivery_id: str, token: str, now: datetime) -> None:
+    """Give back a claimed delivery that was not sent."""
+    session.execute(
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.id) == delivery_id,
+               col(WebhookDelivery.lease_token) == token)
+        .values(lease_token=None, next_attempt_at=now))
 
 
 def deliveries_page(session: Session, subscription_id: str, cursor: str | None, limit: int,

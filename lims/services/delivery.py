@@ -182,8 +182,9 @@ def step(engine: Engine, settings: Settings, send: Sender, worker: str = "worker
     jobs = claim(engine, settings)
     disabled: set[str] = set()
     for job in jobs:
-        # Left claimed: enabling the subscription makes them due again.
-        if job.subscription_id in disabled:
+        if job.subscription_id in disabled:  # not sent: due again once enabled
+            with unit_of_work(engine) as session:
+                store.release(session, job.delivery_id, job.lease, utcnow())
             continue
         outcome = send(job.url, job.body, headers(job, int(time.time())))
         if not record(engine, settings, job, outcome, worker):

@@ -52,19 +52,22 @@ def fast(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def work(fast: Settings) -> Iterator[Callable[[Callable[[], bool]], None]]:
+def work(fast: Settings) -> Iterator[Callable[..., None]]:
     """work(until): run worker rounds (in this process, real HTTP) until until() holds."""
     engine = make_engine(fast.database_url)
     client = httpx.Client(timeout=5)
     send = delivery.http_sender(client)
 
-    def run(until: Callable[[], bool], rounds: int = 2000) -> None:
+    def run(until: Callable[[], bool] | None, rounds: int = 2000, **settings: object) -> None:
+        """until None: just `rounds` rounds (with the retry back-off passing between)."""
+        tuned = fast.model_copy(update=settings)
         for _ in range(rounds):
-            if until():
+            if until is not None and until():
                 return
-            if not delivery.step(engine, fast, send, "test-worker"):
+            if not delivery.step(engine, tuned, send, "test-worker"):
                 time.sleep(0.005)
-        pytest.fail("the worker did not get there")
+        if until is not None:
+            pytest.fail("the worker did not get there")
 
     yield run
     client.close()
@@ -155,6 +158,23 @@ def test_a_failing_receiver_is_retried_until_it_answers(api, receiver, work):
     assert after["active"] and after["consecutive_failures"] == 0
 
 
+def test_a_delivery_gives_up_after_its_attempts_and_the_log_says_why(api, receiver, work):
+    hook = subscribe(api, receiver.url, ["donor.registered"])
+    receiver.status = 500
+    donor(api)
+
+    def given_up() -> bool:
+        return [d["status"] for d in deliveries(api, hook["id"])] == ["failed"]
+
+    work(given_up, webhook_max_attempts=2)
+    assert [r.answered for r in receiver.received] == [500, 500]
+    [entry] = deliveries(api, hook["id"])
+    assert entry["attempts"] == 2 and entry["last_status_code"] == 500
+    assert entry["next_attempt_at"] is None
+    work(None, rounds=30, webhook_max_attempts=2)  # given up means no more attempts
+    assert len(receiver.received) == 2
+
+
 def test_disabled_after_repeated_failures_then_enabled_and_replayed(api, receiver, work):
     start = read_all(api, limit=1000)[1]
     hook = subscribe(api, receiver.url, ["donor.*"])
@@ -175,8 +195,7 @@ def test_disabled_after_repeated_failures_then_enabled_and_replayed(api, receive
     assert events[-1]["entity"]["id"] == hook["id"]
     assert events[-1]["data"]["active"] is False
     # While disabled, nothing is sent.
-    for _ in range(20):
-        work(lambda: True)
+    work(None, rounds=30)
     assert len(receiver.received) == tried
 
     receiver.status = 200  # fixed
