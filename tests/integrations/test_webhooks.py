@@ -279,3 +279,17 @@ def test_two_workers_never_deliver_an_event_twice(pg_url, api, receiver, fast):
     assert len(receiver.received) == EVENTS  # not even a failed duplicate attempt
     by = {a["worker"] for d in log for a in d["log"]}
     assert len(by) == 2, f"only one worker delivered: {by}"
+
+
+def test_lims_worker_once_delivers_what_is_due_and_exits(db_url, api, receiver):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the command is the same on PostgreSQL (see the two-worker test)")
+    hook = subscribe(api, receiver.url, ["donor.registered"])
+    donor(api)
+    env = {**os.environ, "LIMS_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", "from lims.cli import app; app(['worker', '--once'])"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert [r.event["type"] for r in receiver.delivered()] == ["donor.registered"]
+    assert [d["status"] for d in deliveries(api, hook["id"])] == ["delivered"]
