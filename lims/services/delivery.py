@@ -187,7 +187,11 @@ def step(engine: Engine, settings: Settings, send: Sender, worker: str = "worker
                 store.release(session, job.delivery_id, job.lease, utcnow())
             continue
         outcome = send(job.url, job.body, headers(job, int(time.time())))
-        if not record(engine, settings, job, outcome, worker):
+        active = record(engine, settings, job, outcome, worker)
+        log.info(json.dumps({"worker": worker, "webhook": job.subscription_id,
+                             "event": job.event_id, "status": outcome.status_code,
+                             "error": outcome.error, "webhook_active": active}))
+        if not active:
             disabled.add(job.subscription_id)
     return found + len(jobs)
 
