@@ -1,4 +1,4 @@
-"""The `lims` command: serve, migrate, demo data, users, audit."""
+"""The `lims` command: serve, migrate, demo data, users, audit, the webhook worker."""
 
 from __future__ import annotations
 
@@ -58,6 +58,30 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
                                  "propagate": False}
     uvicorn.run("lims.main:create_app", factory=True, host=host, port=port, workers=workers,
                 reload=reload, log_level="info", log_config=config, access_log=False)
+
+
+@app.command()
+def worker(once: bool = typer.Option(False, help="Deliver what is due now, then exit")) -> None:
+    """Deliver webhooks: fan feed events out to subscriptions, POST them signed, retry
+    with back-off. Run as many as you like on PostgreSQL; stop with SIGTERM or Ctrl-C
+    (the current round finishes first). Timings: LIMS_WEBHOOK_* and LIMS_WORKER_*."""
+    import logging
+    import signal
+    import threading
+
+    from lims.db.engine import make_engine
+    from lims.services import delivery
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        delivery.run(engine, settings, stop, once=once)
+    finally:
+        engine.dispose()
 
 
 @db_app.command("upgrade")

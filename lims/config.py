@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     token_hours: int = Field(12, gt=0)
     failed_login_limit: int = Field(5, gt=0)
     lockout_minutes: int = Field(15, gt=0)
+    # Webhook delivery (`lims worker`): a receiver that does not answer 2xx within the
+    # timeout is tried again after base, 2 x base, 4 x base ... seconds (at most max, with
+    # jitter); a delivery gives up after `webhook_max_attempts`; a subscription whose last
+    # `webhook_disable_after` attempts all failed is disabled until someone enables it.
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_backoff_base_seconds: float = Field(10.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(3600.0, gt=0)
+    webhook_max_attempts: int = Field(12, gt=0)
+    webhook_disable_after: int = Field(20, gt=0)
+    # How long an idle worker waits before looking for new events again.
+    worker_poll_seconds: float = Field(1.0, gt=0)
+    worker_batch: int = Field(20, gt=0, le=1000)
 
     @field_validator("timezone")
     @classmethod

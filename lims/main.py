@@ -20,10 +20,12 @@ from lims.api import (
     custody,
     dashboard,
     donors,
+    events,
     identity,
     problems,
     samples,
     system,
+    webhooks,
 )
 from lims.config import Settings, get_settings
 from lims.db.engine import make_engine
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix="/api/v1")
     for module in (system, auth, donors, collections, samples, custody, audit, bench,
-                   identity, dashboard):
+                   identity, dashboard, events, webhooks):
         api.include_router(module.router)
     app.include_router(api)
     web.install(app)

@@ -29,7 +29,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 CI_RUN = ROOT / ".ci" / "run"
 MAKEFILE = ROOT / "Makefile"
 
-SERVICES = {"db", "migrate", "api", "sealer"}
+SERVICES = {"db", "migrate", "api", "sealer", "worker"}
 DEFAULT_PASSWORD = "lims"
 HEALTH_URL = "http://127.0.0.1:8000/api/v1/healthz"
 DB_URL_RE = re.compile(
@@ -151,6 +151,18 @@ def test_compose_api() -> None:
     assert check[0] == "CMD" and "curl" not in " ".join(check)
     assert check[1:3] == ["python", "-c"]
     assert "urllib" in check[3] and HEALTH_URL in check[3]
+
+
+@needs_yaml
+def test_compose_worker() -> None:
+    """Webhooks are delivered by a worker on the same database, once it is migrated."""
+    services = _compose()["services"]
+    worker = services["worker"]
+    assert worker["build"] in (".", {"context": "."})
+    assert _words(worker["command"]) == ["lims", "worker"]
+    assert _env(worker)["LIMS_DATABASE_URL"] == _env(services["migrate"])["LIMS_DATABASE_URL"]
+    assert worker["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert worker["restart"] == "unless-stopped"
 
 
 @needs_yaml

@@ -11,7 +11,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from lims.db.types import UTCDateTime, new_id, utcnow
@@ -433,4 +441,76 @@ class IdempotencyRecord(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     status_code: int
     response: dict[str, Any] = _json(default_factory=dict)
+    created_at: datetime = _now()
+
+
+class OutboxEvent(SQLModel, table=True):
+    """The event feed (transactional outbox): one row per audited change, written in the
+    change's own transaction. `position` is handed out just before COMMIT under a lock
+    (lims/db/outbox.py), so positions follow commit order and a reader never skips one."""
+
+    __tablename__ = "outbox_event"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True,
+                                                           autoincrement=True))
+    event_id: str = Field(default_factory=new_id, max_length=ID, unique=True)
+    position: int | None = Field(default=None, sa_column=Column(
+        BigInteger, nullable=True, unique=True))
+    type: str = Field(max_length=80, index=True)
+    entity_type: str = Field(max_length=30)
+    entity_id: str = Field(max_length=80)
+    entity_version: int
+    occurred_at: datetime = _when()
+    actor_id: str | None = Field(default=None, max_length=ID)
+    actor_name: str = Field(max_length=120)
+    request_id: str | None = Field(default=None, max_length=64)
+    data: dict[str, Any] = _json(default_factory=dict)
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """A URL that receives the events of some types, signed with its own secret."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: str = _id()
+    url: str = Field(max_length=2000)
+    event_types: list[str] = _json(default_factory=list)
+    description: str | None = Field(default=None, max_length=200)
+    # HMAC needs the secret itself: it is shown once and never returned by the API again.
+    secret: str = Field(max_length=100)
+    owner_id: str = Field(max_length=ID, index=True)
+    active: bool = True
+    disabled_reason: str | None = Field(default=None, max_length=500)
+    consecutive_failures: int = 0
+    # Feed position up to which events were fanned out into deliveries.
+    fanout_position: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+    version: int = 1
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one subscription: pending until delivered or given up; the last
+    attempts are kept as its log."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_pk", name="uq_webhook_delivery_event"),
+        one_of("status", ("pending", "delivered", "failed")),
+    )
+
+    id: str = _id()
+    subscription_id: str = Field(foreign_key="webhook_subscription.id", max_length=ID,
+                                 index=True)
+    event_pk: int = Field(foreign_key="outbox_event.id")
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = _when(index=True)
+    # A claim: a worker owns the delivery until next_attempt_at (its lease) passes.
+    lease_token: str | None = Field(default=None, max_length=40)
+    last_attempt_at: datetime | None = _when(default=None)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    delivered_at: datetime | None = _when(default=None)
+    log: list[dict[str, Any]] = _json(default_factory=list)
     created_at: datetime = _now()

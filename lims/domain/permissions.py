@@ -34,6 +34,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "read_audit": frozenset({QA, C, A}),
     "verify_audit": frozenset({QA, A}),
     "manage_users": frozenset({A}),
+    # The event feed carries every change: for connected systems and the people who
+    # oversee the lab; webhooks are set up by a connected system itself or an admin.
+    "follow_events": frozenset({INT, C, QA, A}),
+    "manage_webhooks": frozenset({INT, A}),
 }
 
 WHAT = {
@@ -46,6 +50,7 @@ WHAT = {
     "labels", "scan": "use the bench scanner", "register_recipient": "register recipients",
     "bedside_check": "make the bedside check", "read_audit": "read the audit trail",
     "verify_audit": "verify the audit trail", "manage_users": "manage users and API keys",
+    "follow_events": "follow the event feed", "manage_webhooks": "manage webhooks",
 }
 
 

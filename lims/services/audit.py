@@ -12,6 +12,7 @@ from lims.db.tables import AuditCheckpoint, AuditEntry, Sample
 from lims.domain import audit as hashing
 from lims.domain import permissions
 from lims.domain.checks import PageSize, checked
+from lims.services import feed
 from lims.services.context import Context
 
 
@@ -26,7 +27,8 @@ def record(
     reason: str | None = None,
     chain: str | None = None,
 ) -> AuditEntry:
-    """Append one entry to the entity's chain. One line per audited write."""
+    """Append one entry to the entity's chain, and its event to the feed (same
+    transaction). One line per audited write."""
     chain = chain or f"{entity_type}:{entity_id}"
     head = trail.chain_head(ctx.session, chain)
     seq, prev = (head[0] + 1, head[1]) if head else (1, hashing.GENESIS)
@@ -40,6 +42,7 @@ def record(
     )
     entry.hash = hashing.entry_hash(entry.model_dump(), prev)
     trail.append(ctx.session, entry)
+    feed.publish(ctx, entry)
     return entry
 
 
