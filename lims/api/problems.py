@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lims.domain import errors
@@ -23,14 +23,16 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.NotAuthenticated: 401,
 }
 TYPE_BASE = "https://lims.example/problems/"
+# Seconds a client should wait before retrying while the database is away.
+RETRY_AFTER_SECONDS = 5
 
 
 def problem(request: Request, status: int, title: str, detail: str,
-            slug: str, **extra: Any) -> JSONResponse:
+            slug: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
             "instance": request.url.path,
             "request_id": getattr(request.state, "request_id", None), **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
     return JSONResponse(body, status_code=status, media_type="application/problem+json",
                         headers=headers)
 
@@ -80,16 +82,30 @@ def install(app: FastAPI) -> None:
                        "moment); nothing was saved. Reload and try again.", "conflicting-change")
 
     @app.exception_handler(OperationalError)
-    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
-        return problem(request, 503, "Database unavailable",
-                       "The database did not answer; nothing was saved. Try again shortly.",
-                       "database-unavailable")
+    @app.exception_handler(InterfaceError)
+    async def _db_down(request: Request, exc: DBAPIError) -> JSONResponse:
+        return database_unavailable(request)
+
+    @app.exception_handler(DBAPIError)
+    async def _db_other(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A connection that broke mid-statement (server restart, network): a retry helps.
+        if exc.connection_invalidated:
+            return database_unavailable(request)
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return problem(request, 500, "Unexpected error",
                        "Something went wrong on the server; nothing was saved. Quote the "
                        "request id to support.", "internal")
+
+
+def database_unavailable(request: Request) -> JSONResponse:
+    """503 with Retry-After: the request did nothing; the same request later will work
+    (an Idempotency-Key makes the retry safe even if the commit did reach the database)."""
+    return problem(request, 503, "Database unavailable",
+                   "The database did not answer; nothing was saved. Try again shortly.",
+                   "database-unavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:

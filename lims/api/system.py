@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from lims.api.deps import Auth
-from lims.api.problems import responses
+from lims.api.problems import RETRY_AFTER_SECONDS, responses
 from lims.domain import workflow
 
 router = APIRouter(tags=["system"])
@@ -28,7 +28,8 @@ def readiness(request: Request) -> JSONResponse:
         with request.app.state.engine.connect() as conn:
             rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except Exception:  # noqa: BLE001 - any failure means not ready
-        return JSONResponse({"status": "unavailable", "detail": "database not reachable"}, 503)
+        return JSONResponse({"status": "unavailable", "detail": "database not reachable"}, 503,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if rev is None:
         return JSONResponse({"status": "unavailable", "detail": "database not migrated"}, 503)
     return JSONResponse({"status": "ready", "schema_revision": rev})

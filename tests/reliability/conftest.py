@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -221,12 +222,10 @@ class PrivateCluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def init(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
+        subprocess.run(_as_postgres(["mkdir", "-p", str(self.root)]), check=True)
         subprocess.run(_as_postgres([pg_bin("initdb"), "-D", str(self.data), "-A", "trust",
                                      "-U", "postgres", "--no-sync"]),
-                       check=True, capture_output=True, timeout=120)
+                       check=True, capture_output=True, text=True, timeout=120)
 
     def start(self) -> None:
         subprocess.run(_as_postgres([
@@ -241,21 +240,20 @@ class PrivateCluster:
 
 
 @pytest.fixture(scope="module")
-def private_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateCluster]:
-    base = Path(tmp_path_factory.mktemp("pgcluster"))
-    if os.geteuid() == 0:  # the postgres user must be able to reach the directory
-        for p in [base, *base.parents]:
-            if p == Path("/"):
-                break
-            p.chmod(p.stat().st_mode | 0o011)
-    cluster = PrivateCluster(base / "cluster")
+def private_cluster() -> Iterator[PrivateCluster]:
+    # Not under pytest's temp root: that directory is private to root (0700), and the
+    # cluster runs as the postgres user.
+    root = Path(tempfile.mkdtemp(prefix="lims-rel-pg-"))
+    cluster = PrivateCluster(root / "cluster")
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
     cluster.init()
     cluster.start()
     try:
         yield cluster
     finally:
         cluster.stop("immediate")
-        shutil.rmtree(cluster.root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
