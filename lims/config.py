@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     token_hours: int = Field(12, gt=0)
     failed_login_limit: int = Field(5, gt=0)
     lockout_minutes: int = Field(15, gt=0)
+    # Failed sign-ins from one client address (over all user names) within
+    # lockout_minutes before that address must wait: guessing across many accounts.
+    failed_login_limit_per_address: int = Field(20, gt=0)
 
     @field_validator("timezone")
     @classmethod

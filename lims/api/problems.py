@@ -21,6 +21,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.StaleVersion: 412,
     errors.NotPermitted: 403,
     errors.NotAuthenticated: 401,
+    errors.TooManyAttempts: 429,
 }
 TYPE_BASE = "https://lims.example/problems/"
 # Seconds a client should wait before retrying while the database is away.
@@ -47,7 +48,10 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: errors.DomainError) -> JSONResponse:
         status = next(s for cls, s in STATUS.items() if isinstance(exc, cls)) \
             if any(isinstance(exc, c) for c in STATUS) else 400
-        return problem(request, status, exc.title, exc.detail, _slug(exc), **exc.extra)
+        headers = {"Retry-After": str(exc.extra["retry_after"])} \
+            if "retry_after" in exc.extra else None
+        return problem(request, status, exc.title, exc.detail, _slug(exc), headers=headers,
+                       **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -114,5 +118,5 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
     text = {400: "Bad request", 401: "Not signed in", 403: "Role not permitted",
             404: "Unknown id", 409: "Conflicts with the current state", 412: "Stale If-Match",
-            422: "Invalid input"}
+            422: "Invalid input", 429: "Too many attempts", 503: "Database unavailable"}
     return {c: {"description": text.get(c, "Error"), "model": Problem} for c in codes}
