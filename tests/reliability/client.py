@@ -27,7 +27,10 @@ class HttpApi:
         headers = self._headers(kw.pop("headers", None))
         r = self.client.request(method, "/api/v1" + url, headers=headers, **kw)
         add("requests tried")
-        CAPTURED.append(r.text[:20000])
+        # The one answer that must carry a secret is the one that hands it out.
+        hands_out = r.is_success and (url == "/auth/token" or url.endswith("/api-keys"))
+        if not hands_out:
+            CAPTURED.append(r.text[:20000])
         return r
 
     def get(self, url: str, **kw: Any) -> httpx.Response:

@@ -6,6 +6,8 @@ from __future__ import annotations
 FIGURES: dict[str, float | int] = {}
 # Server logs, CLI output, response bodies: grepped for passwords, tokens and API keys.
 CAPTURED: list[str] = []
+# Passwords, tokens and API keys used in the suite: none may appear in CAPTURED.
+SECRETS: list[str] = []
 
 
 def add(name: str, n: float = 1) -> None:
