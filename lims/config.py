@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # Failed sign-ins from one client address (over all user names) within
     # lockout_minutes before that address must wait: guessing across many accounts.
     failed_login_limit_per_address: int = Field(20, gt=0)
+    # Largest request body accepted (bytes); the biggest real one, a batch of 96 scans
+    # with its data, is a few tens of kilobytes.
+    max_body_bytes: int = Field(1_000_000, gt=0)
 
     @field_validator("timezone")
     @classmethod

@@ -65,7 +65,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Sign-in required"}
+        titles = {400: "Unreadable request", 404: "Not found", 405: "Method not allowed",
+                  401: "Sign-in required"}
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem(request, exc.status_code, titles.get(exc.status_code, "Error"), detail,
                        f"http-{exc.status_code}")
