@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from lims.db.engine import Session
 from lims.db.tables import AuditEntry
@@ -14,6 +15,6 @@ from lims.db.tables import AuditEntry
 def failed_sign_ins_from(session: Session, client_addr: str, since: datetime) -> int:
     """Failed sign-ins (any user name, known or not) from one client address since then."""
     q = select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "login_failed", AuditEntry.client_addr == client_addr,
-        AuditEntry.at >= since)
+        col(AuditEntry.action) == "login_failed", col(AuditEntry.client_addr) == client_addr,
+        col(AuditEntry.at) >= since)
     return int(session.execute(q).scalar_one())

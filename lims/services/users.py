@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
+from lims.db import signin
 from lims.db.tables import ApiKey, AppUser, AuthToken
 from lims.domain import permissions
-from lims.db import signin
 from lims.domain.errors import Conflict, Invalid, NotAuthenticated, TooManyAttempts
 from lims.domain.workflow import Role
 from lims.services import audit, passwords

@@ -32,7 +32,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import PG_ADMIN_URL, REQUIRE_PG, _pg_reachable, _pg_url, _seed
-from tests.reliability.figures import FIGURES, CAPTURED
+from tests.reliability.figures import CAPTURED, FIGURES
 
 ROOT = Path(__file__).resolve().parents[2]
 

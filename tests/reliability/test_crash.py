@@ -24,7 +24,6 @@ import pytest
 from sqlalchemy import create_engine, func, or_, select
 
 from lims.db.tables import AuditEntry, IdempotencyRecord, Sample, SampleTransition
-
 from tests.api import helpers
 from tests.reliability.client import HttpApi, client
 from tests.reliability.figures import add, ensure

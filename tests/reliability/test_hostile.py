@@ -57,9 +57,10 @@ def test_scan_parser_never_crashes_on_garbage(raw: str) -> None:
 def test_scan_parser_on_label_shaped_garbage(raw: str) -> None:
     counted()
     try:
-        isbt.parse_scan("=" + raw)
+        code = isbt.parse_scan("=" + raw)
     except isbt.InvalidCode:
-        pass
+        return
+    assert code.check == isbt.check_character(code.din)
 
 
 @FUZZ
