@@ -2,7 +2,8 @@
 Idempotency-Key), SIGKILL a server process and restart it, several times.
 
 What a lab needs afterwards: every step that was acknowledged (2xx) is stored; nothing is
-half-written (sample, transition log, audit entry, idempotency record: all or none); the
+half-written (sample, transition log, audit entry, idempotency record, custody
+transfer: all or none); the
 trail verifies; a client that retries with its key gets the original answer and the step
 is not applied twice.
 
@@ -23,7 +24,13 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, or_, select
 
-from lims.db.tables import AuditEntry, IdempotencyRecord, Sample, SampleTransition
+from lims.db.tables import (
+    AuditEntry,
+    CustodyTransfer,
+    IdempotencyRecord,
+    Sample,
+    SampleTransition,
+)
 from tests.api import helpers
 from tests.reliability.client import HttpApi, client
 from tests.reliability.figures import add, ensure
@@ -71,6 +78,37 @@ def send_until_answered(apis: list[HttpApi], body: dict, key: str,
     return None
 
 
+def custody_loop(apis: list[HttpApi], sample_id: str, stop: threading.Event,
+                 acked: dict[str, set[str]], failures: list[str]) -> None:
+    """Hand-overs and receipts (no Idempotency-Key here): after a broken answer the
+    client reads the timeline to learn what happened, as a person at the bench would."""
+    n = 0
+    while not stop.is_set():
+        api = apis[n % len(apis)]
+        n += 1
+        try:
+            timeline = api.get(f"/samples/{sample_id}/custody")
+            if timeline.status_code == 503:
+                continue
+            transfers = timeline.json()["transfers"]
+            pending = [t for t in transfers if t["received_at"] is None]
+            if pending:
+                r = api.post(f"/samples/{sample_id}/custody/{pending[-1]['id']}/receipt", {})
+                if r.status_code == 200:
+                    acked["received"].add(r.json()["id"])
+                elif r.status_code not in (409, 503):
+                    failures.append(f"receipt {r.status_code}: {r.text[:200]}")
+            else:
+                r = api.post(f"/samples/{sample_id}/custody",
+                             {"to": "user:tech", "temperature_c": 20})
+                if r.status_code == 201:
+                    acked["handed"].add(r.json()["id"])
+                elif r.status_code not in (409, 503):
+                    failures.append(f"hand-over {r.status_code}: {r.text[:200]}")
+        except httpx.TransportError:
+            time.sleep(0.05)
+
+
 def test_kills_under_load_lose_nothing_acknowledged(servers, culture_samples, rel_db) -> None:
     ensure("kills survived", "lost acknowledged writes", "duplicates")
     apis = [client(s.url, timeout=20) for s in servers]
@@ -93,7 +131,11 @@ def test_kills_under_load_lose_nothing_acknowledged(servers, culture_samples, re
             else:
                 acked[sample["id"]].append((key, body, r.json()))
 
+    custody_sample = helpers.primary(apis[0])
+    custody_acked: dict[str, set[str]] = {"handed": set(), "received": set()}
     threads = [threading.Thread(target=worker, args=(w,)) for w in range(WORKERS)]
+    threads.append(threading.Thread(target=custody_loop, args=(
+        apis, custody_sample["id"], stop, custody_acked, failures)))
     for t in threads:
         t.start()
     try:
@@ -145,6 +187,24 @@ def test_kills_under_load_lose_nothing_acknowledged(servers, culture_samples, re
                 assert steps == entries, (sid, steps, entries)
                 assert passage == len(acked[sid]), (sid, passage, len(acked[sid]))
                 assert version == sample["version"] + steps - 1, (sid, version, steps)
+            # Custody: every acknowledged hand-over and receipt is stored, and each
+            # stored one has its audit entry (no row without its entry, no entry without
+            # its row).
+            cid = custody_sample["id"]
+            rows = c.execute(select(CustodyTransfer.id, CustodyTransfer.received_at)
+                             .where(CustodyTransfer.sample_id == cid)).all()
+            assert custody_acked["handed"] <= {r.id for r in rows}
+            assert custody_acked["received"] <= {r.id for r in rows if r.received_at}
+            by_action = dict(c.execute(
+                select(AuditEntry.action, func.count()).where(
+                    AuditEntry.chain == f"sample:{cid}",
+                    AuditEntry.action.startswith("custody_")).group_by(AuditEntry.action)
+            ).all())
+            assert by_action.get("custody_handed_over", 0) == len(rows)
+            assert by_action.get("custody_received", 0) == sum(1 for r in rows if r.received_at)
+            add("custody steps acknowledged under kills",
+                len(custody_acked["handed"]) + len(custody_acked["received"]))
+            assert len(custody_acked["handed"]) > 3
             open_keys = c.execute(select(func.count()).select_from(IdempotencyRecord).where(
                 or_(IdempotencyRecord.status_code == 0,
                     IdempotencyRecord.response.is_(None)))).scalar_one()
