@@ -2,6 +2,8 @@
 #
 #   make run     venv + install + migrate + serve on http://127.0.0.1:8000 (docs at /docs)
 #   make test    venv + install '.[dev]' + pytest -n 2   (extra args: PYTEST_ARGS="-k custody")
+#   make test-reliability  the reliability suite alone (real servers on PostgreSQL, kills,
+#                a database outage, hostile input, access control, backup): a few minutes
 #   make lint    ruff check (lims, tests, migrations, bench), mypy lims
 #   make demo    migrate, then load the demo data set
 #   make bench   run bench/run.py with the venv's python (args: BENCH_ARGS=...)
@@ -26,10 +28,10 @@ STAMP_RUN := $(VENV)/.stamp-install
 STAMP_DEV := $(VENV)/.stamp-install-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint demo bench clean install install-dev
+.PHONY: help run test test-reliability lint demo bench clean install install-dev
 
 help:
-	@echo "targets: run test lint demo bench clean   (PY=$(PY), venv in $(VENV))"
+	@echo "targets: run test test-reliability lint demo bench clean   (PY=$(PY), venv in $(VENV))"
 
 $(PYTHON):
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -58,6 +60,9 @@ run: $(STAMP_RUN)
 
 test: $(STAMP_DEV)
 	$(PYTHON) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-reliability: $(STAMP_DEV)
+	LIMS_RELIABILITY=1 $(PYTHON) -m pytest -p no:xdist -p no:randomly tests/reliability $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check lims tests migrations bench

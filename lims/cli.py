@@ -94,6 +94,43 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @app.command()
+def backup(out: Path = typer.Argument(..., help="Backup file to write")) -> None:
+    """Copy the whole database to a file while the service runs (PostgreSQL: pg_dump
+    custom format; SQLite: the online backup API)."""
+    from lims.db import backup as backups
+
+    try:
+        backups.backup(get_settings().database_url, out)
+    except backups.BackupFailed as exc:
+        typer.echo(f"backup failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backup written to {out}")
+
+
+@app.command()
+def restore(source: Path = typer.Argument(..., help="Backup file written by `lims backup`"),
+            yes: bool = typer.Option(False, "--yes", help="Do not ask before replacing")) -> None:
+    """Replace the database with a backup (all or nothing), then verify the audit trail.
+    Stop the servers first: they would otherwise keep writing into the old data."""
+    from lims.db import backup as backups
+    from lims.services import audit
+
+    if not yes:
+        typer.confirm("This replaces everything in the database with the backup. Go on?",
+                      abort=True)
+    try:
+        backups.restore(get_settings().database_url, source)
+    except backups.BackupFailed as exc:
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    with _context("restore check") as ctx:
+        result = audit.verify(ctx)
+    typer.echo(json.dumps({"restored_from": str(source), "audit": result}, indent=2,
+                          default=str))
+    raise typer.Exit(0 if result["ok"] else 1)
+
+
+@app.command()
 def demo() -> None:
     """Load the demo data set (scenarios from the brief) and the demo users."""
     from lims.demo import load

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     # How long an idle worker waits before looking for new events again.
     worker_poll_seconds: float = Field(1.0, gt=0)
     worker_batch: int = Field(20, gt=0, le=1000)
+    # Failed sign-ins from one client address (over all user names) within
+    # lockout_minutes before that address must wait: guessing across many accounts.
+    failed_login_limit_per_address: int = Field(20, gt=0)
+    # Largest request body accepted (bytes); the biggest real one, a batch of 96 scans
+    # with its data, is a few tens of kilobytes.
+    max_body_bytes: int = Field(1_000_000, gt=0)
 
     @field_validator("timezone")
     @classmethod

@@ -27,6 +27,7 @@ from lims.api import (
     system,
     webhooks,
 )
+from lims.api.limits import BodyLimit
 from lims.config import Settings, get_settings
 from lims.db.engine import make_engine
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     problems.install(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     api = APIRouter(prefix="/api/v1")
     for module in (system, auth, donors, collections, samples, custody, audit, bench,

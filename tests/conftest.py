@@ -27,6 +27,10 @@ from lims.db.types import utcnow  # noqa: E402
 from lims.services import passwords, users  # noqa: E402
 from lims.services.context import Actor, Context  # noqa: E402
 
+# The reliability suite (real server processes, kills, a private PostgreSQL) takes minutes:
+# `make test-reliability` runs it on its own (LIMS_RELIABILITY=1); `make test` skips it.
+collect_ignore = [] if os.environ.get("LIMS_RELIABILITY") == "1" else ["reliability"]
+
 PG_ADMIN_URL = os.environ.get("LIMS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("LIMS_REQUIRE_POSTGRES") == "1"
 PASSWORD = "correct-horse-42"

@@ -46,10 +46,11 @@ class ApiKeyIn(In):
 
 
 @router.post("/auth/token", response_model=TokenOut, operation_id="sign_in",
-             responses=responses(401, 422))
+             responses=responses(401, 422, 429))
 def sign_in(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]):  # noqa: ANN201
     """Exchange user name and password for a bearer token. Repeated failures lock the
-    account for a while; every failure is in the audit trail."""
+    account for a while, and too many from one client address make it wait (429); every
+    failure is in the audit trail."""
     settings = get_settings(request)
     # Own transaction: a failed attempt must be recorded even though we answer 401.
     with unit_of_work(get_engine(request)) as session:

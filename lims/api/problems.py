@@ -9,7 +9,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lims.db.errors import ConflictingWrite, DatabaseUnavailable, UnstorableValue
+from lims.db.errors import (
+    BrokenConnection,
+    ConflictingWrite,
+    DatabaseError,
+    DatabaseUnavailable,
+    UnstorableValue,
+)
 from lims.domain import errors
 
 STATUS: dict[type[errors.DomainError], int] = {
@@ -21,16 +27,19 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.StaleVersion: 412,
     errors.NotPermitted: 403,
     errors.NotAuthenticated: 401,
+    errors.TooManyAttempts: 429,
 }
 TYPE_BASE = "https://lims.example/problems/"
+# Seconds a client should wait before retrying while the database is away.
+RETRY_AFTER_SECONDS = 5
 
 
 def problem(request: Request, status: int, title: str, detail: str,
-            slug: str, **extra: Any) -> JSONResponse:
+            slug: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
             "instance": request.url.path,
             "request_id": getattr(request.state, "request_id", None), **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
     return JSONResponse(body, status_code=status, media_type="application/problem+json",
                         headers=headers)
 
@@ -45,7 +54,10 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: errors.DomainError) -> JSONResponse:
         status = next(s for cls, s in STATUS.items() if isinstance(exc, cls)) \
             if any(isinstance(exc, c) for c in STATUS) else 400
-        return problem(request, status, exc.title, exc.detail, _slug(exc), **exc.extra)
+        headers = {"Retry-After": str(exc.extra["retry_after"])} \
+            if "retry_after" in exc.extra else None
+        return problem(request, status, exc.title, exc.detail, _slug(exc), headers=headers,
+                       **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -59,7 +71,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Sign-in required"}
+        titles = {400: "Unreadable request", 404: "Not found", 405: "Method not allowed",
+                  401: "Sign-in required"}
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem(request, exc.status_code, titles.get(exc.status_code, "Error"), detail,
                        f"http-{exc.status_code}")
@@ -80,10 +93,16 @@ def install(app: FastAPI) -> None:
                        "moment); nothing was saved. Reload and try again.", "conflicting-change")
 
     @app.exception_handler(DatabaseUnavailable)
-    async def _db_down(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        return problem(request, 503, "Database unavailable",
-                       "The database did not answer; nothing was saved. Try again shortly.",
-                       "database-unavailable")
+    @app.exception_handler(BrokenConnection)
+    async def _db_down(request: Request, exc: DatabaseError) -> JSONResponse:
+        return database_unavailable(request)
+
+    @app.exception_handler(DatabaseError)
+    async def _db_other(request: Request, exc: DatabaseError) -> JSONResponse:
+        # A connection that broke mid-statement (server restart, network): a retry helps.
+        if exc.connection_invalidated:
+            return database_unavailable(request)
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -92,11 +111,19 @@ def install(app: FastAPI) -> None:
                        "request id to support.", "internal")
 
 
+def database_unavailable(request: Request) -> JSONResponse:
+    """503 with Retry-After: the request did nothing; the same request later will work
+    (an Idempotency-Key makes the retry safe even if the commit did reach the database)."""
+    return problem(request, 503, "Database unavailable",
+                   "The database did not answer; nothing was saved. Try again shortly.",
+                   "database-unavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of the error responses a route can give."""
     from lims.api.schemas import Problem
 
     text = {400: "Bad request", 401: "Not signed in", 403: "Role not permitted",
             404: "Unknown id", 409: "Conflicts with the current state", 412: "Stale If-Match",
-            422: "Invalid input"}
+            422: "Invalid input", 429: "Too many attempts", 503: "Database unavailable"}
     return {c: {"description": text.get(c, "Error"), "model": Problem} for c in codes}

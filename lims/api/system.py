@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from lims.api.deps import Auth
-from lims.api.problems import responses
+from lims.api.problems import RETRY_AFTER_SECONDS, responses
 from lims.db.engine import current_revision
 from lims.domain import workflow
 
@@ -27,7 +27,8 @@ def readiness(request: Request) -> JSONResponse:
     try:
         rev = current_revision(request.app.state.engine)
     except Exception:  # noqa: BLE001 - any failure means not ready
-        return JSONResponse({"status": "unavailable", "detail": "database not reachable"}, 503)
+        return JSONResponse({"status": "unavailable", "detail": "database not reachable"}, 503,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if rev is None:
         return JSONResponse({"status": "unavailable", "detail": "database not migrated"}, 503)
     return JSONResponse({"status": "ready", "schema_revision": rev})

@@ -48,6 +48,12 @@ def make_engine(url: str, **kw: Any) -> Engine:
         return engine
     kw.setdefault("pool_size", 10)
     kw.setdefault("max_overflow", 20)
+    # A database that does not answer (outage, network cut) must give a quick 503, not
+    # a request that hangs: bounded connect and pool waits; pre-ping drops connections
+    # the server closed while it was away, so the pool recovers by itself afterwards.
+    kw.setdefault("pool_timeout", 10)
+    if "connect_timeout" not in parsed.query:
+        kw.setdefault("connect_args", {"connect_timeout": 5})
     return create_engine(url, pool_pre_ping=True, **kw)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 # A value the database cannot store (e.g. a NUL character in PostgreSQL text).
 UnstorableValue = DataError
@@ -10,5 +10,10 @@ UnstorableValue = DataError
 ConflictingWrite = IntegrityError
 # The database did not answer.
 DatabaseUnavailable = OperationalError
+# The connection broke under us (server restart, network).
+BrokenConnection = InterfaceError
+# Any other failure the database driver reports.
+DatabaseError = DBAPIError
 
-__all__ = ["ConflictingWrite", "DatabaseUnavailable", "UnstorableValue"]
+__all__ = ["BrokenConnection", "ConflictingWrite", "DatabaseError", "DatabaseUnavailable",
+           "UnstorableValue"]

@@ -62,3 +62,9 @@ class NotPermitted(DomainError):
 
 class NotAuthenticated(DomainError):
     title = "Sign-in required"
+
+
+class TooManyAttempts(DomainError):
+    """Throttled: too many failed attempts from one place; try again later."""
+
+    title = "Too many attempts"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from lims.db import signin
 from lims.db import users as stored_users
 from lims.db.tables import ApiKey, AppUser, AuthToken
 from lims.domain import permissions
 from lims.domain.checks import KeyScopes, Roles, checked
-from lims.domain.errors import Conflict, Invalid, NotAuthenticated
+from lims.domain.errors import Conflict, Invalid, NotAuthenticated, TooManyAttempts
 from lims.domain.workflow import Role
 from lims.services import audit, passwords
 from lims.services.context import Actor, Context
@@ -94,7 +95,9 @@ def count_failure(ctx: Context, user: AppUser | None, username: str, action: str
 
 def sign_in(ctx: Context, username: str, password: str) -> tuple[AppUser | None, str | None]:
     """Check the password; returns (user, token) or (None, why). A failure is recorded
-    (and counts towards the lockout), so the caller commits it before answering 401."""
+    (and counts towards the lockout), so the caller commits it before answering 401.
+    Too many failures from one client address refuse further tries for a while."""
+    _throttle_address(ctx)
     user = _by_username(ctx, username, lock=True)
     locked = user is not None and is_locked(ctx, user)
     ok = (user is not None and user.active and not locked and user.password_hash is not None
@@ -111,6 +114,20 @@ def sign_in(ctx: Context, username: str, password: str) -> tuple[AppUser | None,
                               created_at=ctx.now,
                               expires_at=ctx.now + timedelta(hours=ctx.settings.token_hours)))
     return user, token
+
+
+def _throttle_address(ctx: Context) -> None:
+    """Per client address, over every user name: stops guessing across many accounts,
+    which the per-account lockout alone does not."""
+    if not ctx.client_addr:
+        return
+    window = timedelta(minutes=ctx.settings.lockout_minutes)
+    failed = signin.failed_sign_ins_from(ctx.session, ctx.client_addr, ctx.now - window)
+    if failed >= ctx.settings.failed_login_limit_per_address:
+        raise TooManyAttempts(
+            "Too many failed sign-ins from this computer: wait "
+            f"{ctx.settings.lockout_minutes} minutes, or ask an administrator.",
+            retry_after=int(window.total_seconds()))
 
 
 def user_for_token(ctx: Context, token: str) -> AppUser:
