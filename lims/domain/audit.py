@@ -125,7 +125,8 @@ def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> l
 
 
 # How a changed field reads in a sentence; fields not worth a sentence are left out.
-READABLE = {"volume_ml": ("volume", " mL"), "viability_pct": ("viability", " %"),
+READABLE = {"volume_ml": ("volume", " mL"), "expires_at": ("expiry", ""),
+            "viability_pct": ("viability", " %"),
             "cell_count": ("cell count", ""), "state": ("state", ""), "on_hold": ("hold", ""),
             "position": ("position", ""), "passage": ("passage", ""),
             "hold_reason": ("hold reason", ""), "eligibility": ("eligibility", "")}
@@ -156,11 +157,12 @@ def describe(entry: Mapping[str, Any], zone: tzinfo) -> str:
         parts = []
         for k, old, new in changes[:6]:
             name, unit = READABLE.get(k, (k.replace("_", " "), ""))
-            parts.append(f"{name} {_show(old)} -> {_show(new)}{unit}")
+            parts.append(f"{name} {_show(old, zone)} -> {_show(new, zone)}{unit}")
         text = f"{action}: {', '.join(parts)}"
     elif entry["action"] in SUMMARY and entry.get("after"):
         after = entry["after"]
-        facts = [template.format(_show(after[k])) for k, template in SUMMARY[entry["action"]]
+        facts = [template.format(_show(after[k], zone))
+                 for k, template in SUMMARY[entry["action"]]
                  if after.get(k) not in (None, "", [])]
         text = f"{action}: {', '.join(facts)}" if facts else action
     else:
@@ -171,9 +173,15 @@ def describe(entry: Mapping[str, Any], zone: tzinfo) -> str:
     return text
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, zone: tzinfo) -> str:
+    """A value as a person reads it; a stored time (ISO text) in the lab's zone."""
     if isinstance(value, list):
         return "; ".join(str(v) for v in value)
+    if isinstance(value, str) and len(value) >= 20 and value[4] == "-" and value[10] == "T":
+        try:
+            return readable(datetime.fromisoformat(value), zone)
+        except ValueError:
+            return value
     return "-" if value is None else str(value)
 
 

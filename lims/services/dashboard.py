@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from lims.db import dashboard as db
 from lims.db.tables import Sample
 from lims.domain import states, workflow
-from lims.domain.errors import Invalid
+from lims.domain.checks import Range, SourceName, checked
 from lims.domain.sources import Source
 from lims.domain.states import NON_FINAL, State
 from lims.services.context import Context
@@ -34,17 +34,19 @@ def _brief(ctx: Context, s: Sample) -> dict[str, Any]:
             "processing_due_at": s.processing_due_at, "expires_at": s.expires_at}
 
 
-def check_filters(source: str | None, days: int) -> None:
-    if source is not None and source not in {x.value for x in Source}:
-        raise Invalid(f"Unknown source '{source}'. Use one of: "
-                      f"{', '.join(x.value for x in Source)}.")
-    if not 1 <= days <= 90:
-        raise Invalid("Throughput covers 1 to 90 days.")
+# Throughput covers 1 to 90 days.
+Days = Annotated[int, Range(1, 90, "days")]
 
 
-def summary(ctx: Context, *, source: str | None = None, days: int = 14) -> dict[str, Any]:
+@checked
+def check_filters(source: SourceName | None, days: Days) -> None:
+    """The dashboard's filters, checked before any page or API answer is computed."""
+
+
+@checked
+def summary(ctx: Context, *, source: SourceName | None = None, days: Days = 14
+            ) -> dict[str, Any]:
     """Everything the dashboard shows, with the filters it was computed for."""
-    check_filters(source, days)
     s = ctx.session
     live = [x.value for x in NON_FINAL]
     overdue = [x for x in db.samples_due_before(s, ctx.now, states=live, source=source)

@@ -12,6 +12,7 @@ from lims.db import outbox
 from lims.db.tables import AuditEntry, OutboxEvent, Sample
 from lims.domain import feed, permissions
 from lims.domain.audit import jsonable
+from lims.domain.checks import PageSize, checked
 from lims.services.context import Context
 
 # Depends on who looks, not on the sample: a reader asks GET /samples/{id} for its own.
@@ -54,7 +55,8 @@ def event_out(e: OutboxEvent) -> dict[str, Any]:
     }
 
 
-def read(ctx: Context, after: str | None, types: Iterable[str], limit: int
+@checked
+def read(ctx: Context, after: str | None, types: Iterable[str], limit: PageSize
          ) -> tuple[list[dict[str, Any]], str]:
     """Events after the cursor in commit order, and the cursor to ask with next time
     (the same one when nothing new has committed)."""

@@ -291,7 +291,8 @@ def derive(ctx: Context, parent_id: str, *, kind: KindName | None, volume_ml: Vo
             processing_due_at=parent.processing_due_at if state == State.received else None,
             on_hold=parent.on_hold, hold_reason=parent.hold_reason,
             # A split of a thawed bag expires with the bag (its post-thaw window).
-            **{"expires_at": parent.expires_at, **measures},
+            **({"expires_at": parent.expires_at} if parent.state == State.thawed else {}),
+            **measures,
         ))
     before = snapshot(parent)
     parent.volume_ml = round(parent.volume_ml - total, 6)

@@ -12,6 +12,7 @@ from lims.db import outbox, queries
 from lims.db import webhooks as store
 from lims.db.tables import WebhookSubscription
 from lims.domain import feed, permissions
+from lims.domain.checks import PageSize, checked
 from lims.domain.errors import Invalid, NotFound, StaleVersion
 from lims.services import audit
 from lims.services.context import Context
@@ -130,7 +131,8 @@ def replay(ctx: Context, sub: WebhookSubscription, from_cursor: str,
                    fanout_position=position)
 
 
-def deliveries(ctx: Context, sub: WebhookSubscription, cursor: str | None, limit: int,
+@checked
+def deliveries(ctx: Context, sub: WebhookSubscription, cursor: str | None, limit: PageSize,
                status: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """The delivery log: newest event first, with the last attempts of each."""
     if status is not None and status not in STATUSES:

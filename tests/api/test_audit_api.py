@@ -51,7 +51,8 @@ def test_timeline_reads_as_sentences_and_includes_qc_approval(api):
     t = api.post(f"/samples/{s['id']}/custody", {"to": "user:tech2", "temperature_c": 20})
     assert t.status_code == 201
     lines = [e["text"] for e in api.get(f"/samples/{s['id']}/timeline").json()]
-    assert any(x.startswith("receive: state collected -> received by Jana Tech") for x in lines)
+    assert any(x.startswith("receive: custodian collector:Midwife M. -> user:tech, state "
+                             "collected -> received by Jana Tech") for x in lines)
     assert any(x.startswith("qc approved: viability, pass by Quentin QA") for x in lines)
     assert any(x.startswith("signed: approved by Quentin QA") for x in lines)
     assert any(x.startswith("custody handed over: to user:tech2, 20.0 C by Jana Tech")

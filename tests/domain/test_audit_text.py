@@ -69,3 +69,17 @@ def test_a_recorded_fact_reads_with_its_details():
                                        "shipper": None}, "reason": None}
     assert describe(entry, UTC) == ("custody handed over: to user:tech2, 37 C by J. Tech at "
                                "2026-11-26 14:02 UTC")
+
+
+def test_a_stored_time_in_a_change_reads_in_the_lab_zone_without_microseconds():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from lims.domain.audit import describe
+
+    entry = {"at": datetime(2026, 12, 2, 15, 6, tzinfo=UTC), "action": "event:collect",
+             "actor_name": "Jana Tech", "before": {"expires_at": None, "state": "registered"},
+             "after": {"expires_at": "2026-12-05T15:06:06.774288+00:00", "state": "collected"}}
+    assert describe(entry, ZoneInfo("Europe/Berlin")) == (
+        "collect: expiry - -> 2026-12-05 16:06 CET, state registered -> collected "
+        "by Jana Tech at 2026-12-02 16:06 CET")

@@ -95,6 +95,9 @@ SOP_ACTIONS = {
     "read_audit": {"qa", "coordinator", "admin"},
     "verify_audit": {"qa", "admin"},
     "manage_users": {"admin"},
+    # Integrations follow the feed; coordinators, QA and admins may look at it too.
+    "follow_events": {"integration", "coordinator", "qa", "admin"},
+    "manage_webhooks": {"integration", "admin"},
 }
 ROLES = ["technician", "coordinator", "qa", "admin", "integration"]
 
