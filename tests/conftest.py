@@ -280,3 +280,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
     elif pg_ran:
         terminalreporter.write_sep("=", f"database backends tested: SQLite and PostgreSQL "
                                    f"({len(pg_ran)} PostgreSQL test runs)", green=True)
+    no_browser = [r for r in stats.get("skipped", [])
+                  if "browser tests SKIPPED" in str(getattr(r, "longrepr", ""))]
+    if no_browser:  # said here: with pytest-xdist only this conftest reports at the end
+        terminalreporter.write_sep("!", f"{len(no_browser)} browser tests SKIPPED: no Chromium "
+                                   "here. Install it (apt-get install chromium) or run .ci/run, "
+                                   "which requires it.", yellow=True, bold=True)

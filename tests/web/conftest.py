@@ -202,12 +202,3 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
-    skipped = [r for r in terminalreporter.stats.get("skipped", [])
-               if SKIP_NOTE in str(getattr(r, "longrepr", ""))]
-    if skipped:
-        terminalreporter.write_sep("!", f"{len(skipped)} {SKIP_NOTE}: no Chromium here. "
-                                   "Install it (apt-get install chromium) or run .ci/run, "
-                                   "which requires it.", yellow=True, bold=True)

@@ -256,6 +256,7 @@ def test_box_mode_shows_the_outcome_of_every_tube(open_page, live_api):
     results = page.locator(".box-results")
     results.wait_for()
     assert "2 applied, 1 not applied" in results.inner_text()
+    screenshot(page, "box-mode")
     rows = results.locator("tbody tr")
     assert rows.nth(0).inner_text().count("Applied") == 1
     assert "Not applied" in rows.nth(1).inner_text() and "received" in rows.nth(1).inner_text()
