@@ -128,6 +128,8 @@ Count = Annotated[int, Range(1, 100)]
 GridSize = Annotated[int, Range(1, 26)]
 Version = Annotated[int, Range(1, 2**31 - 1)]
 PageSize = Annotated[int, Range(1, 500)]
+# The event feed is read in bulk by machines catching up.
+FeedPage = Annotated[int, Range(1, 1000)]
 SourceName = Annotated[str, OneOf(sources.Source)]
 KindName = Annotated[str, OneOf(sources.KINDS)]
 DonorType = Annotated[str, OneOf(vocabulary.DONOR_TYPES)]

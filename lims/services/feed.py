@@ -12,7 +12,7 @@ from lims.db import outbox
 from lims.db.tables import AuditEntry, OutboxEvent, Sample
 from lims.domain import feed, permissions
 from lims.domain.audit import jsonable
-from lims.domain.checks import PageSize, checked
+from lims.domain.checks import FeedPage, checked
 from lims.services.context import Context
 
 # Depends on who looks, not on the sample: a reader asks GET /samples/{id} for its own.
@@ -56,7 +56,7 @@ def event_out(e: OutboxEvent) -> dict[str, Any]:
 
 
 @checked
-def read(ctx: Context, after: str | None, types: Iterable[str], limit: PageSize
+def read(ctx: Context, after: str | None, types: Iterable[str], limit: FeedPage
          ) -> tuple[list[dict[str, Any]], str]:
     """Events after the cursor in commit order, and the cursor to ask with next time
     (the same one when nothing new has committed)."""

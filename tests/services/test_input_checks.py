@@ -31,7 +31,7 @@ BAD: dict[str, list[object]] = {
     "count": [0, 101],  # one derivation makes 1 to 100 tubes
     "rows": [0, 27],  # a box has 1 to 26 rows (A to Z)
     "cols": [0, 27],
-    "limit": [0, 501],  # a page holds 1 to 500 rows
+    "limit": [0, 1001],  # a page holds 1 to 500 rows (the event feed: 1,000)
     "expected_version": [0, -1],  # versions start at 1
     "value": [math.nan, math.inf],  # a QC value is a number
     "source": ["spleen"],  # harvests: bone marrow, adipose tissue, cord blood (+ apheresis)
