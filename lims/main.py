@@ -18,6 +18,8 @@ from lims.api import (
     collections,
     custody,
     donors,
+    exchange,
+    fhir,
     identity,
     problems,
     samples,
@@ -44,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix="/api/v1")
     for module in (system, auth, donors, collections, samples, custody, audit, bench,
-                   identity):
+                   identity, fhir, exchange):
         api.include_router(module.router)
     app.include_router(api)
 

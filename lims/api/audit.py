@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import Instant, Page
@@ -16,7 +17,7 @@ from lims.domain import audit as hashing
 from lims.domain import permissions
 from lims.services import audit
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=ContractRoute)
 
 
 def entry_out(e: AuditEntry, zone: tzinfo) -> dict[str, Any]:

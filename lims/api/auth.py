@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth, get_engine, get_settings, request_context
 from lims.api.problems import problem, responses
 from lims.api.schemas import In
@@ -17,7 +18,7 @@ from lims.db.tables import ApiKey, AppUser
 from lims.services import users
 from lims.services.context import SYSTEM
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=ContractRoute)
 
 
 class TokenOut(BaseModel):

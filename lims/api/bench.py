@@ -7,14 +7,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import Field
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import FreeData, In, SignatureIn
 from lims.db import queries
-from lims.services import idempotency, labelling, samples, scanning
+from lims.services import labelling, samples, scanning
 
-router = APIRouter(tags=["bench"])
-# Required where a scan acts: a double trigger or a retry must never act twice.
+router = APIRouter(tags=["bench"], route_class=ContractRoute)
+# Required where a scan acts: a double trigger or a retry must never act twice (the key
+# itself is kept by lims/api/contract.py, as on every POST).
 IdemKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200,
                                 description="Same key = same answer, applied once")]
 
@@ -75,38 +77,26 @@ def list_scans(ctx: Auth, station: str | None = None, sample_id: str | None = No
 
 @router.post("/scans/act", operation_id="scan_and_act",
              responses=responses(401, 403, 404, 409, 412, 422))
-def scan_and_act(body: ScanActIn, ctx: Auth, response: Response,
-                 key: IdemKey) -> dict[str, Any]:
+def scan_and_act(body: ScanActIn, ctx: Auth, key: IdemKey) -> dict[str, Any]:
     """Scan a tube and apply an event. With an Idempotency-Key a double scan or a retry
     applies once and gets the same answer (header Idempotent-Replay: true)."""
-    def act() -> dict[str, Any]:
-        s = scanning.resolve(ctx, body.payload, body.station)
-        s = samples.apply_event(ctx, s.id, body.event, reason=body.reason, data=body.data,
-                                signature=_sig(body))
-        return scanning.card(ctx, s)
-
-    answer, replayed = idempotency.run(ctx, key, body.model_dump(exclude={"signature"}), act)
-    response.headers["Idempotent-Replay"] = "true" if replayed else "false"
-    return answer
+    s = scanning.resolve(ctx, body.payload, body.station)
+    s = samples.apply_event(ctx, s.id, body.event, reason=body.reason, data=body.data,
+                            signature=_sig(body))
+    return scanning.card(ctx, s)
 
 
 @router.post("/scans/batch", operation_id="scan_batch",
              responses=responses(401, 403, 409, 422))
-def scan_batch(body: BatchIn, ctx: Auth, response: Response,
-               key: IdemKey) -> dict[str, Any]:
+def scan_batch(body: BatchIn, ctx: Auth, key: IdemKey) -> dict[str, Any]:
     """One event for a whole box of scanned tubes (up to 96), with a result per tube.
     all_or_nothing: any bad tube refuses the batch (409, per-tube results, nothing applied);
     best_effort: good tubes are applied, bad ones reported."""
-    def act() -> dict[str, Any]:
-        results = scanning.batch(
-            ctx, body.payloads, body.station, body.event, mode=body.mode, reason=body.reason,
-            data=body.data, expected_donor_id=body.expected_donor_id, signature=_sig(body))
-        return {"applied": sum(r["ok"] for r in results),
-                "failed": sum(not r["ok"] for r in results), "results": results}
-
-    answer, replayed = idempotency.run(ctx, key, body.model_dump(exclude={"signature"}), act)
-    response.headers["Idempotent-Replay"] = "true" if replayed else "false"
-    return answer
+    results = scanning.batch(
+        ctx, body.payloads, body.station, body.event, mode=body.mode, reason=body.reason,
+        data=body.data, expected_donor_id=body.expected_donor_id, signature=_sig(body))
+    return {"applied": sum(r["ok"] for r in results),
+            "failed": sum(not r["ok"] for r in results), "results": results}
 
 
 @router.get("/samples/{sample_id}/label", operation_id="print_label", tags=["labels"],

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from pydantic import Field
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import In, Instant, LocationIn, LocationOut, Out
@@ -15,7 +16,7 @@ from lims.db import queries
 from lims.db.tables import Location, Sample
 from lims.services import custody
 
-router = APIRouter(tags=["custody"])
+router = APIRouter(tags=["custody"], route_class=ContractRoute)
 
 
 class HandOverIn(In):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response, status
 from pydantic import Field
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import In, Out
@@ -15,7 +16,7 @@ from lims.db import queries
 from lims.db.tables import Donor, Recipient
 from lims.services import identity, trace
 
-router = APIRouter(tags=["chain of identity"])
+router = APIRouter(tags=["chain of identity"], route_class=ContractRoute)
 
 
 class RecipientIn(In):

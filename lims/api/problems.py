@@ -25,8 +25,18 @@ STATUS: dict[type[errors.DomainError], int] = {
 TYPE_BASE = "https://lims.example/problems/"
 
 
+FHIR_ISSUE = {401: "login", 403: "forbidden", 404: "not-found", 409: "conflict",
+              412: "conflict", 422: "invalid"}
+
+
 def problem(request: Request, status: int, title: str, detail: str,
             slug: str, **extra: Any) -> JSONResponse:
+    if request.url.path.startswith("/api/v1/fhir/"):
+        # FHIR clients read errors as an OperationOutcome.
+        from lims.services.fhir import FHIR_JSON, operation_outcome
+
+        return JSONResponse(operation_outcome(detail, FHIR_ISSUE.get(status, "processing")),
+                            status_code=status, media_type=FHIR_JSON)
     body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
             "instance": request.url.path,
             "request_id": getattr(request.state, "request_id", None), **extra}

@@ -118,7 +118,9 @@ class DonorOut(Out):
     related: bool
     eligibility: str
     eligibility_note: str | None
+    version: int
     created_at: datetime
+    updated_at: datetime
     active_consent_scopes: list[str] = []
     consents: list[ConsentOut] = []
 

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.domain import workflow
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=ContractRoute)
 
 
 @router.get("/healthz", operation_id="health")
