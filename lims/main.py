@@ -21,6 +21,7 @@ from lims.api import (
     exchange,
     fhir,
     identity,
+    openapi,
     problems,
     samples,
     system,
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     problems.install(app)
+    openapi.install(app)
 
     api = APIRouter(prefix="/api/v1")
     for module in (system, auth, donors, collections, samples, custody, audit, bench,

@@ -28,6 +28,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter
 from starlette.datastructures import Headers
 
+from lims.api.problems import responses
 from lims.domain import audit as hashing
 from lims.domain.errors import Invalid
 from lims.services import idempotency, versions
@@ -246,6 +247,11 @@ class ContractRoute(APIRoute):
         if not getattr(endpoint, "__contract__", False):
             methods = {m.upper() for m in (kw.get("methods") or ["GET"])}
             endpoint = _contracted(self, endpoint, methods, kw.get("status_code"))
+            # What the contract itself can answer: a refused query or key, a stale If-Match.
+            codes = [422]
+            if methods & WRITES and versions.param_of(path):
+                codes.append(412)
+            kw["responses"] = {**responses(*codes), **(kw.get("responses") or {})}
         super().__init__(path, endpoint, **kw)
         self.declared_query = _query_params(self.dependant)
         if self.response_model is not None:

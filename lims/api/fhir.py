@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
+from lims.api.openapi import OPERATION_OUTCOME
 from lims.db.types import utcnow
 from lims.services import fhir
 
@@ -26,11 +27,8 @@ def outcomes(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI: FHIR errors are OperationOutcome resources."""
     text = {401: "Not signed in", 403: "Role not permitted", 404: "Unknown id",
             422: "Unsupported search or parameter"}
-    schema = {"type": "object", "required": ["resourceType", "issue"], "properties": {
-        "resourceType": {"const": "OperationOutcome"},
-        "issue": {"type": "array", "items": {"type": "object"}}}}
     return {c: {"description": text.get(c, "Error"),
-                "content": {fhir.FHIR_JSON: {"schema": schema}}} for c in codes}
+                "content": {fhir.FHIR_JSON: {"schema": OPERATION_OUTCOME}}} for c in codes}
 
 
 def _resource(name: str) -> dict[int | str, dict[str, Any]]:

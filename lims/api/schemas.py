@@ -46,15 +46,31 @@ Source = sources.Source
 Scope = Use
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="A body field (e.g. containers.0.volume_ml), or "
+                                   "query.<name> or header.<name>", examples=["volume_ml"])
+    message: str
+
+
 class Problem(BaseModel):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details, with what a program needs to react."""
 
     type: str
     title: str
     status: int
-    detail: str
+    detail: str = Field(description="What went wrong, in words a technician can act on")
     instance: str | None = None
     request_id: str | None = None
+    errors: list[FieldError] | None = Field(
+        default=None, description="422: each refused field or parameter")
+    allowed_events: list[str] | None = Field(
+        default=None, description="409 for an illegal step: the events allowed now")
+    blocked_by: list[str] | None = Field(
+        default=None, description="409 for a step blocked by a rule: the rules that block it")
+    current_version: int | None = Field(
+        default=None, description="412: the record's version now (its ETag)")
+    results: list[dict[str, Any]] | None = Field(
+        default=None, description="409 for a refused batch or file: the result of each item")
 
 
 class In(BaseModel):
