@@ -32,14 +32,19 @@ def list_audit(
     ctx: Auth, entity_type: str | None = None, entity_id: str | None = None,
     actor_id: str | None = None, action: str | None = None,
     since: Instant | None = None, until: Instant | None = None,
-    cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$", description=(
+        "next_cursor of the previous page"))] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page:
     """Audit entries in the order they were written, filtered."""
     permissions.require(ctx.actor.roles, "read_audit")
     rows, nxt = queries.audit_page(
-        ctx.session, cursor, limit, entity_type=entity_type, entity_id=entity_id,
-        actor_id=actor_id, action=action, since=since, until=until)
-    return Page(items=[entry_out(e, ctx.settings.zone) for e in rows], next_cursor=nxt)
+        ctx.session, queries.encode_cursor(cursor) if cursor else None, limit,
+        entity_type=entity_type, entity_id=entity_id, actor_id=actor_id, action=action,
+        since=since, until=until)
+    # Audit ids are integers: the cursor is the last one seen, as it is.
+    return Page(items=[entry_out(e, ctx.settings.zone) for e in rows],
+                next_cursor=queries.decode_cursor(nxt) if nxt else None)
 
 
 @router.get("/audit/verify", operation_id="verify_audit", responses=responses(401, 403))

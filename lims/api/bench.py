@@ -9,9 +9,11 @@ from pydantic import Field
 
 from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
+from lims.api.filters import Cursor
 from lims.api.problems import responses
 from lims.api.schemas import FreeData, In, SignatureIn
 from lims.db import queries
+from lims.domain import workflow
 from lims.services import labelling, samples, scanning
 
 router = APIRouter(tags=["bench"], route_class=ContractRoute)
@@ -21,6 +23,12 @@ IdemKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_lengt
                                 description="Same key = same answer, applied once")]
 
 
+# The vocabularies the document states: the events of the workflow table, the label
+# templates in labels/ (read once, when the app starts).
+Event = Literal[tuple(t.event for t in workflow.TRANSITIONS)]  # type: ignore[valid-type]
+Template = Literal[tuple(sorted(labelling.container_templates()))]  # type: ignore[valid-type]
+
+
 class ScanIn(In):
     payload: str = Field(min_length=1, max_length=200,
                          description="Exactly what the scanner typed (prefixes, CR/LF welcome)")
@@ -28,7 +36,7 @@ class ScanIn(In):
 
 
 class ScanActIn(ScanIn):
-    event: str
+    event: Event
     reason: str | None = Field(default=None, max_length=1000)
     data: FreeData = Field(default_factory=dict)
     signature: SignatureIn | None = None
@@ -37,7 +45,7 @@ class ScanActIn(ScanIn):
 class BatchIn(In):
     payloads: list[str] = Field(min_length=1, max_length=96)
     station: str = Field(min_length=1, max_length=60)
-    event: str
+    event: Event
     mode: Literal["all_or_nothing", "best_effort"] = "all_or_nothing"
     reason: str | None = Field(default=None, max_length=1000)
     data: FreeData = Field(default_factory=dict,
@@ -48,7 +56,7 @@ class BatchIn(In):
 
 class SheetIn(In):
     sample_ids: list[str] = Field(min_length=1, max_length=96)
-    template: str = "cryovial"
+    template: Template = "cryovial"
     layout: Literal["roll", "sheet"] = "sheet"
     symbology: Literal["qr", "datamatrix"] = "qr"
     reason: str | None = Field(default=None, description="Needed if any label is a reprint")
@@ -67,7 +75,7 @@ def scan(body: ScanIn, ctx: Auth) -> dict[str, Any]:
 
 @router.get("/scans", operation_id="list_scans", responses=responses(401, 403, 422))
 def list_scans(ctx: Auth, station: str | None = None, sample_id: str | None = None,
-               cursor: str | None = None,
+               cursor: Cursor = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     """What was seen where: every scan, oldest first, resolved or not."""
     rows, nxt = queries.scans_page(ctx.session, cursor, limit, station=station,
@@ -105,7 +113,7 @@ def scan_batch(body: BatchIn, ctx: Auth, key: IdemKey) -> dict[str, Any]:
                              "description": "The label, ready for the printer"}})
 def print_label(
     sample_id: str, ctx: Auth,
-    template: Annotated[str, Query(description="cryovial | tube-2ml | cryobag")] = "cryovial",
+    template: Annotated[Template, Query(description="A container label template")] = "cryovial",
     format: Annotated[Literal["png", "svg", "pdf", "zpl"], Query()] = "png",  # noqa: A002
     symbology: Literal["qr", "datamatrix"] = "qr",
     reason: Annotated[str | None, Query(description="Required for a reprint")] = None,

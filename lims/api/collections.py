@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
-from lims.api.filters import Code, Ref, Since
+from lims.api.filters import Code, Cursor, Ref, Since
 from lims.api.problems import responses
 from lims.api.samples import nest, sample_out
 from lims.api.schemas import CollectionIn, CollectionOut, Page, Source
@@ -45,7 +45,7 @@ def list_collections(ctx: Auth, donor_id: Code = None,
                      source: Annotated[list[Source] | None, Query()] = None,
                      din: Annotated[str | None, Query(min_length=13, max_length=13)] = None,
                      external_ref: Ref = None, updated_since: Since = None,
-                     cursor: str | None = None,
+                     cursor: Cursor = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
     """Collections, oldest first; look one up by `din` or by your own `external_ref`."""
     rows, nxt = lookup.collections_page(

@@ -42,13 +42,14 @@ NOT_IDEMPOTENT = {
     "/auth/token": "signing in issues a new token each time; it stores no record to replay",
 }
 
-_IdemHeader = Annotated[str | None, Header(
+# Headers typed `str` (not nullable): a header is sent or not, never "null".
+_IdemHeader = Annotated[str, Header(
     alias=IDEMPOTENCY, min_length=1, max_length=200,
     description="Any unique string (e.g. a UUID). A retry with the same key and the same "
                 "request applies once and returns the original answer "
                 "(header Idempotent-Replay: true); the same key with another request is 422.")]
-_IfMatchHeader = Annotated[str | None, Header(
-    alias=IF_MATCH, pattern=r'^\s*(\*|(W/)?"?[0-9]+"?)\s*$',
+_IfMatchHeader = Annotated[str, Header(
+    alias=IF_MATCH, pattern=r'^(\*|(W/)?"[0-9]{1,9}"|[0-9]{1,9})$',
     description='The ETag you last received for the record this path names, e.g. "3": '
                 "the change is refused with 412 if the record changed since.")]
 
@@ -99,6 +100,10 @@ def _query_params(dependant: Any) -> dict[str, bool]:
 
 
 def _check_query(request: Request, declared: dict[str, bool]) -> None:
+    nul = sorted({k for k, v in request.query_params.multi_items() if "\x00" in v + k})
+    if nul:
+        raise Invalid(f"{', '.join(nul)}: a NUL character is never part of a value.",
+                      errors=[{"field": f"query.{k}", "message": "NUL character"} for k in nul])
     unknown = sorted({k for k in request.query_params if k not in declared})
     repeated = sorted({k for k in request.query_params
                        if k in declared and not declared[k]
@@ -248,7 +253,7 @@ class ContractRoute(APIRoute):
             methods = {m.upper() for m in (kw.get("methods") or ["GET"])}
             endpoint = _contracted(self, endpoint, methods, kw.get("status_code"))
             # What the contract itself can answer: a refused query or key, a stale If-Match.
-            codes = [422]
+            codes = [400, 422] if methods & WRITES else [422]
             if methods & WRITES and versions.param_of(path):
                 codes.append(412)
             kw["responses"] = {**responses(*codes), **(kw.get("responses") or {})}

@@ -20,7 +20,8 @@ router = APIRouter(tags=["custody"], route_class=ContractRoute)
 
 
 class HandOverIn(In):
-    to: str = Field(examples=["user:tech2", "location:<id>"],
+    to: str = Field(examples=["user:tech2", "location:<id>"], max_length=200,
+                    pattern=r"^(user:[a-z0-9._-]{2,60}|location:[^\x00]{1,36})$",
                     description="'user:<username>' or 'location:<id>'")
     handed_over_at: Instant | None = None
     temperature_c: float | None = Field(default=None, ge=-273, le=100)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
-from lims.api.filters import Code, Since
+from lims.api.filters import Code, Cursor, Since
 from lims.api.problems import responses
 from lims.api.schemas import (
     ConsentIn,
@@ -48,7 +48,7 @@ def register_donor(body: DonorIn, ctx: Auth) -> DonorOut:
 
 @router.get("", response_model=Page, operation_id="list_donors", responses=responses(401, 403, 422))
 def list_donors(ctx: Auth, code: Code = None, updated_since: Since = None,
-                cursor: str | None = None,
+                cursor: Cursor = None,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
     """Donors, oldest first; `code` looks one up by its pseudonymous code."""
     rows, nxt = lookup.donors_page(ctx.session, cursor, limit, code=code,

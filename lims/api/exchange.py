@@ -82,7 +82,8 @@ def export_samples_csv(request: Request, ctx: Auth, f: SampleFilters) -> Streami
              operation_id="import_collections", summary="Import collections from CSV",
              responses=responses(401, 403, 409, 422),
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {
-                 "schema": {"type": "string"}, "example": CSV_EXAMPLE}}}})
+                 "schema": {"type": "string", "pattern": exchange.HEADER_PATTERN},
+                 "example": CSV_EXAMPLE}}}})
 def import_collections(ctx: Auth, csv_text: Annotated[str, Body(
         media_type="text/csv", include_in_schema=False)] = "",
                        mode: Annotated[Mode, Query()] = "best_effort") -> ImportOut:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
@@ -53,10 +54,10 @@ def capabilities(request: Request) -> Any:
             summary="Search Specimens by identifier",
             responses={**_resource("Bundle"), **outcomes(401, 403, 422)})
 def search_specimens(ctx: Auth, request: Request, identifier: Annotated[
-        list[str] | None, Query(description="[system|]value: a DIN or a sample code")] = None,
-                     ) -> Any:
+        list[Annotated[str, Field(min_length=1, max_length=200)]],
+        Query(min_length=1, description="[system|]value: a DIN or a sample code")]) -> Any:
     """A searchset Bundle of the samples with this DIN or sample code."""
-    return fhir.search_specimens(ctx, {"identifier": identifier or []}, _base(request))
+    return fhir.search_specimens(ctx, {"identifier": identifier}, _base(request))
 
 
 @router.get("/Specimen/{sample_id}", operation_id="fhir_read_specimen", response_model=None,

@@ -17,6 +17,9 @@ Kind = Literal[tuple(sorted(sources.KINDS))]  # type: ignore[valid-type]
 Code = Annotated[str | None, Query(min_length=1, max_length=40)]
 Ref = Annotated[str | None, Query(min_length=1, max_length=80,
                                   description="Your own reference, given on create")]
+# A page's cursor is the base64url of the last id seen (UUIDv7, 36 characters).
+Cursor = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{48}$",
+                                     description="next_cursor of the previous page")]
 Since = Annotated[Instant | None, Query(description="Only records changed at or after this "
                                                     "time (ISO 8601 with zone)")]
 

@@ -4,6 +4,7 @@ problem+json for every error response, the security schemes."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ PROBLEM = "application/problem+json"
 FHIR_PREFIX = "/api/v1/fhir/"
 _WHEN = "2026-03-04T09:15:00+01:00"
 FHIR_JSON = "application/fhir+json"
+NO_NUL = "^[^\u0000]*$"
 OPERATION_OUTCOME = {"type": "object", "required": ["resourceType", "issue"], "properties": {
     "resourceType": {"const": "OperationOutcome"},
     "issue": {"type": "array", "items": {"type": "object"}}}}
@@ -94,6 +96,20 @@ def _ref_name(schema: dict[str, Any]) -> str | None:
     return ref.rsplit("/", 1)[-1] if ref else None
 
 
+def _no_nul(node: Any) -> None:
+    """State on every free text that it cannot hold a NUL character (the service refuses
+    one: PostgreSQL cannot store it, and no scanner means it)."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(
+                node):
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            _no_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            _no_nul(value)
+
+
 def complete(doc: dict[str, Any]) -> dict[str, Any]:
     """Examples on request bodies, problem+json on errors, summaries everywhere."""
     problem = {"$ref": "#/components/schemas/Problem"}
@@ -116,10 +132,26 @@ def complete(doc: dict[str, Any]) -> dict[str, Any]:
                     answer["content"] = {FHIR_JSON: {"schema": OPERATION_OUTCOME}}
                 else:
                     answer["content"] = {PROBLEM: {"schema": problem}}
+    _no_nul(doc.get("paths", {}))
+    _no_nul(doc.get("components", {}).get("schemas", {}))
     schemas = doc.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return doc
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the document declares for this path (the Allow header of a 405):
+    FastAPI keeps GET and POST of one path as two routes, Starlette names only one."""
+    table = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = [(re.compile("^" + re.sub(r"{[^}]+}", "[^/]+", p) + "$"),
+                  sorted(m.upper() for m in ops))
+                 # literal paths first: /collections/import before /collections/{id}
+                 for p, ops in sorted(app.openapi().get("paths", {}).items(),
+                                      key=lambda item: item[0].count("{"))]
+        app.state.allow_table = table
+    return next((methods for pattern, methods in table if pattern.match(path)), [])
 
 
 def install(app: FastAPI) -> None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
-from lims.api.filters import SampleFilters, sample_filter
+from lims.api.filters import Cursor, SampleFilters, sample_filter
 from lims.api.problems import responses
 from lims.api.schemas import (
     DerivativesIn,
@@ -37,7 +37,7 @@ def sample_out(ctx: Context, s: Sample) -> SampleOut:
 
 @router.get("", response_model=Page, operation_id="list_samples",
             responses=responses(401, 403, 422))
-def list_samples(ctx: Auth, f: SampleFilters, cursor: str | None = None,
+def list_samples(ctx: Auth, f: SampleFilters, cursor: Cursor = None,
                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
     """Samples, oldest first, filtered (state, source and kind take several values);
     follow `next_cursor` for the next page. Look-ups: `code`, `din`, `donor_code`,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
@@ -10,9 +11,11 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
+    WithJsonSchema,
     create_model,
     model_validator,
 )
@@ -37,8 +40,27 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _not_bool(value: Any) -> Any:
+    """true is not a measured value."""
+    if isinstance(value, bool):
+        raise ValueError("a number, not true or false")
+    return value
+
+
+def _text(value: Any) -> Any:
+    """A time is written as ISO 8601 text, never as a number of seconds."""
+    if isinstance(value, datetime) or (isinstance(value, str) and re.match(
+            r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]", value)):
+        return value
+    raise ValueError("write the time as ISO 8601 text, e.g. 2026-03-04T09:15:00+01:00")
+
+
 # An aware time in the years a lab record can hold (see lims/domain/clock.py).
-Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_text), AfterValidator(_plausible),
+                    WithJsonSchema({"type": "string", "format": "date-time",
+                                    "pattern": clock.YEAR_PATTERN,
+                                    "description": "ISO 8601 with its zone, "
+                                    f"years {clock.EARLIEST_YEAR}-{clock.LATEST_YEAR}"})]
 FreeData = Annotated[dict[str, Any], AfterValidator(_finite)]
 
 # The vocabularies come from the domain, never restated here.
@@ -228,6 +250,16 @@ class SignatureIn(In):
                                          "its own meanings (GET /workflow)")
 
 
+def _iso_text(value: str) -> str:
+    """An event's time field: ISO 8601 with its zone, kept as the text sent."""
+    try:
+        when = datetime.fromisoformat(_text(value))
+    except (ValueError, TypeError):
+        raise ValueError("a date and time, ISO 8601 with its zone") from None
+    _plausible(when)
+    return value
+
+
 def _field_type(f: DataField) -> Any:
     """The JSON type of a declared event field. Strict: true is not a number."""
     if f.type == "number":
@@ -238,6 +270,8 @@ def _field_type(f: DataField) -> Any:
         return Literal[tuple(f.choices)]
     if f.type == "object":
         return dict[str, Any]
+    if f.type == "datetime":
+        return Annotated[str, Strict(), AfterValidator(_iso_text)]
     return Annotated[str, Strict()]
 
 
@@ -317,7 +351,7 @@ class DerivativesIn(In):
 class QcIn(In):
     test: str = Field(min_length=1, max_length=40, examples=["viability"])
     result: Literal["pass", "fail", "pending"]
-    value: float | None = None
+    value: Annotated[float, BeforeValidator(_not_bool)] | None = None
     unit: str | None = Field(default=None, max_length=20)
     specification: str | None = Field(default=None, max_length=80, examples=[">= 70 %"])
 
@@ -371,6 +405,19 @@ class Page(BaseModel):
 
 
 class LocationIn(In):
+    """A site is top level; a storage unit goes in a site, a rack in a storage unit, a box
+    in a rack; only boxes have a grid (rows and cols)."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"properties": {"kind": {"const": "site"}}},
+         "then": {"properties": {"parent_id": {"type": "null"}}},
+         "else": {"required": ["parent_id"],
+                  "properties": {"parent_id": {"type": "string", "minLength": 1}}}},
+        {"if": {"properties": {"kind": {"const": "box"}}},
+         "then": {"required": ["rows", "cols"], "properties": {
+             "rows": {"type": "integer"}, "cols": {"type": "integer"}}},
+         "else": {"properties": {"rows": {"type": "null"}, "cols": {"type": "null"}}}}]})
+
     parent_id: str | None = Field(default=None, min_length=1)
     kind: Literal["site", "storage_unit", "rack", "box"]
     name: str = Field(min_length=1, max_length=80)

@@ -234,7 +234,8 @@ def encode_cursor(last_id: str) -> str:
 def decode_cursor(cursor: str) -> str:
     try:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        value = raw.decode()
+        # Any text is a valid keyset bound; NUL is not storable text.
+        value = raw.decode(errors="replace").replace("\x00", "\ufffd")
     except (ValueError, UnicodeDecodeError):
         value = ""
     if not value:

@@ -30,6 +30,9 @@ EXPORT_COLUMNS = ("code", "din", "id", "external_ref", "state", "source", "kind"
 IMPORT_COLUMNS = ("external_ref", "donor_code", "source", "site", "started_at", "ended_at",
                   "volume_ml", "anticoagulant", "collector", "local_timezone")
 REQUIRED = frozenset(IMPORT_COLUMNS) - {"local_timezone"}
+# The header as the document states it (the service also takes the columns in any order).
+HEADER_PATTERN = ("^\ufeff?" + ",".join(IMPORT_COLUMNS[:-1])
+                  + "(,local_timezone)?\r?\n[^\x00]*$")
 MAX_ROWS = 1000
 
 
@@ -126,17 +129,20 @@ def _parse_row(raw: dict[str, str]) -> dict[str, Any]:
 
 def read_csv(text: str) -> list[dict[str, str]]:
     """The rows of an import file; the header must name the import columns."""
+    if "\x00" in text:
+        raise Invalid("The file contains a NUL character: export it again as CSV text.")
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+        rows = list(reader)
+    except csv.Error as exc:
+        raise Invalid(f"The file is not readable CSV ({exc}).") from None
     unknown = sorted(set(header) - set(IMPORT_COLUMNS))
     missing = sorted(REQUIRED - set(header))
     if unknown or missing:
         raise Invalid("The CSV header must name the columns " + ", ".join(IMPORT_COLUMNS)
                       + (f"; unknown: {', '.join(unknown)}" if unknown else "")
                       + (f"; missing: {', '.join(missing)}" if missing else "") + ".")
-    rows = list(reader)
-    if not rows:
-        raise Invalid("The file has a header but no rows.")
     if len(rows) > MAX_ROWS:
         raise Invalid(f"At most {MAX_ROWS} rows per file: split it.")
     return rows

@@ -175,10 +175,8 @@ def search_specimens(ctx: Context, params: dict[str, list[str]], base: str) -> d
                       "Specimen supports identifier=[system|]value (DIN or sample code).")
     found: dict[str, Sample] = {}
     for token in params["identifier"]:
+        # An identifier in a system we do not issue matches nothing (FHIR token search).
         system, _, value = token.rpartition("|")
-        if system not in ("", ISBT128, SAMPLE_CODE):
-            raise Invalid(f"Unknown identifier system {system}: use {ISBT128} (DIN) or "
-                          f"{SAMPLE_CODE} (sample code).")
         for s in _by_identifier(ctx, system, value):
             found[s.id] = s
     entries = [{"fullUrl": f"{base}/Specimen/{s.id}", "resource": specimen(ctx, s.id),

@@ -8,7 +8,9 @@ import pytest
 
 from tests.api.helpers import collection, collection_body, donor, primary, step
 
-PUBLIC = {("/api/v1/healthz", "get"), ("/api/v1/readyz", "get"), ("/api/v1/auth/token", "post")}
+PUBLIC = {("/api/v1/healthz", "get"), ("/api/v1/readyz", "get"), ("/api/v1/auth/token", "post"),
+          # FHIR: a server's CapabilityStatement is read before signing in.
+          ("/api/v1/fhir/metadata", "get")}
 
 
 def _is_problem(r, status: int) -> dict:
