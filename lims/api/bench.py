@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import Field
@@ -25,8 +25,12 @@ IdemKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_lengt
 
 # The vocabularies the document states: the events of the workflow table, the label
 # templates in labels/ (read once, when the app starts).
-Event = Literal[tuple(t.event for t in workflow.TRANSITIONS)]  # type: ignore[valid-type]
-Template = Literal[tuple(sorted(labelling.container_templates()))]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    Event = str
+    Template = str
+else:
+    Event = Literal[tuple(t.event for t in workflow.TRANSITIONS)]
+    Template = Literal[tuple(sorted(labelling.container_templates()))]
 
 
 class ScanIn(In):

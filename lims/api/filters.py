@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import Depends, Query
 
@@ -13,7 +13,10 @@ from lims.domain import sources
 from lims.domain.states import State
 from lims.services.context import Context
 
-Kind = Literal[tuple(sorted(sources.KINDS))]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    Kind = str
+else:
+    Kind = Literal[tuple(sorted(sources.KINDS))]
 Code = Annotated[str | None, Query(min_length=1, max_length=40)]
 Ref = Annotated[str | None, Query(min_length=1, max_length=80,
                                   description="Your own reference, given on create")]

@@ -30,18 +30,17 @@ FHIR_ISSUE = {401: "login", 403: "forbidden", 404: "not-found", 409: "conflict",
 
 
 def problem(request: Request, status: int, title: str, detail: str,
-            slug: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+            slug: str, **extra: Any) -> JSONResponse:
     if request.url.path.startswith("/api/v1/fhir/"):
         # FHIR clients read errors as an OperationOutcome.
         from lims.services.fhir import FHIR_JSON, operation_outcome
 
         return JSONResponse(operation_outcome(detail, FHIR_ISSUE.get(status, "processing")),
-                            status_code=status, media_type=FHIR_JSON, headers=headers)
+                            status_code=status, media_type=FHIR_JSON)
     body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
             "instance": request.url.path,
             "request_id": getattr(request.state, "request_id", None), **extra}
-    if status == 401:
-        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type="application/problem+json",
                         headers=headers)
 
@@ -77,8 +76,10 @@ def install(app: FastAPI) -> None:
             from lims.api.openapi import allowed_methods
 
             headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
-        return problem(request, exc.status_code, titles.get(exc.status_code, "Error"), detail,
-                       f"http-{exc.status_code}", headers=headers)
+        answer = problem(request, exc.status_code, titles.get(exc.status_code, "Error"),
+                         detail, f"http-{exc.status_code}")
+        answer.headers.update(headers)
+        return answer
 
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> JSONResponse:

@@ -41,10 +41,11 @@ def sample_query(f: SampleFilter, now: datetime) -> Any:
         if values:
             q = q.where(col(column).in_(values))
     for column, value in ((Sample.donor_id, f.donor_id),
-                          (Sample.collection_id, f.collection_id), (Sample.on_hold, f.on_hold),
-                          (Sample.code, f.code)):
+                          (Sample.collection_id, f.collection_id), (Sample.code, f.code)):
         if value is not None:
             q = q.where(column == value)
+    if f.on_hold is not None:
+        q = q.where(Sample.on_hold == f.on_hold)
     if f.external_ref is not None:
         q = q.where(Sample.external_ref == f.external_ref, Sample.created_by == f.owner_id)
     if f.din is not None:

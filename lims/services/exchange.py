@@ -241,8 +241,9 @@ def bulk_transition(ctx: Context, steps: list[Step], mode: str,
         except DomainError as exc:
             allowed = exc.extra.get("allowed_events")
             reports.append(StepReport(i, step.sample_id, "failed", status=status_of(exc),
-                                      detail=exc.detail,
-                                      allowed_events=list(allowed) if allowed else None))
+                                      detail=exc.detail, allowed_events=[
+                                          str(e) for e in allowed] if isinstance(
+                                          allowed, list | tuple) else None))
     return _settle(reports, mode, "items", lambda r: r.outcome == "failed",
                    lambda r: replace(r, outcome="not_applied", state=None, version=None)
                    if r.outcome == "applied" else r)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from lims.db import queries
 from lims.db.tables import AppUser, Donor, Sample
 from lims.domain.errors import NotFound, StaleVersion
 from lims.services.context import Context
 
-VERSIONED = {"sample_id": (Sample, "sample"), "donor_id": (Donor, "donor"),
-             "user_id": (AppUser, "user account")}
+VERSIONED: dict[str, tuple[type[Any], str]] = {
+    "sample_id": (Sample, "sample"), "donor_id": (Donor, "donor"),
+    "user_id": (AppUser, "user account")}
 
 
 def param_of(path: str) -> str | None:
@@ -25,7 +27,7 @@ def check(ctx: Context, param: str, record_id: str, expected: int | None) -> Non
     if expected is None:
         return
     model, label = VERSIONED[param]
-    record = queries.get(ctx.session, model, record_id, lock=True)
+    record: Any = queries.get(ctx.session, model, record_id, lock=True)
     if record.version != expected:
         raise StaleVersion(
             f"This {label} changed since you loaded it (your version {expected}, now "
@@ -35,7 +37,7 @@ def check(ctx: Context, param: str, record_id: str, expected: int | None) -> Non
 def etag(ctx: Context, param: str, record_id: str) -> str | None:
     model, _ = VERSIONED[param]
     try:
-        record = queries.get(ctx.session, model, record_id)
+        record: Any = queries.get(ctx.session, model, record_id)
     except NotFound:  # e.g. deleted: then there is no ETag to give
         return None
     return f'"{record.version}"'
