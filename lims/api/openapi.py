@@ -39,7 +39,7 @@ EXAMPLES: dict[str, Any] = {
                      "local_timezone": "Europe/Berlin", "volume_ml": 95, "anticoagulant": "CPD",
                      "collector": "Midwife M.", "external_ref": "ORD-2026-0001"},
     "DerivativesIn": {"kind": "mnc", "volume_ml": 20, "count": 1, "cell_count": 1.2e9,
-                      "viability_pct": 94},
+                      "viability_pct": 94, "external_ref": "MNC-2026-0001"},
     "QcIn": {"test": "viability", "result": "pass", "value": 94, "unit": "%",
              "specification": ">= 70 %"},
     "SignatureIn": {"password": "correct-horse-42", "meaning": "approved"},

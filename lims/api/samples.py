@@ -71,7 +71,8 @@ def apply_transition(sample_id: str, body: TransitionIn, ctx: Auth) -> SampleOut
              responses=responses(401, 403, 404, 409, 422))
 def derive_samples(sample_id: str, body: DerivativesIn, ctx: Auth) -> list[SampleOut]:
     """Aliquots (same kind) or derived products (MNC, SVF, MSC, ...) from this sample."""
-    measures = body.model_dump(include={"cell_count", "viability_pct"}, exclude_none=True)
+    measures = body.model_dump(include={"cell_count", "viability_pct", "external_ref"},
+                               exclude_none=True)
     children = samples.derive(ctx, sample_id, kind=body.kind, volume_ml=body.volume_ml,
                               count=body.count, **measures)
     return [sample_out(ctx, c) for c in children]

@@ -214,6 +214,7 @@ class SampleOut(Out):
     intended_use: str | None = None
     distributed_to: str | None = None
     custodian: str | None = None
+    external_ref: str | None = Field(default=None, description="The creator's own reference")
     version: int
     created_at: datetime
     updated_at: datetime
@@ -346,6 +347,15 @@ class DerivativesIn(In):
     count: int = Field(default=1, ge=1, le=96)
     cell_count: float | None = Field(default=None, ge=0)
     viability_pct: float | None = Field(default=None, ge=0, le=100)
+    external_ref: str | None = Field(
+        default=None, min_length=1, max_length=80,
+        description="Your own reference for the new sample (unique per account; count 1)")
+
+    @model_validator(mode="after")
+    def _one_ref_one_sample(self) -> DerivativesIn:
+        if self.external_ref is not None and self.count != 1:
+            raise ValueError("an external_ref names one sample: derive them one at a time")
+        return self
 
 
 class QcIn(In):

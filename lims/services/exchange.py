@@ -80,9 +80,7 @@ def export_samples(engine: Engine, actor: Actor, settings: Settings,
     with unit_of_work(engine) as session:
         ctx = Context(session=session, actor=actor, settings=settings)
         for page in lookup.samples_streamed(session, f, ctx.now):
-            refs = {s.id: s.external_ref for s in page}
             for row in views.rows(ctx, page):
-                row["external_ref"] = refs[row["id"]]
                 out.writerow([_cell(row.get(c)) for c in EXPORT_COLUMNS])
             yield flush()
 

@@ -141,3 +141,27 @@ def test_updated_since_lists_only_what_changed(api):
     assert r.json()["items"] == []
     r = api.get("/collections", params={"updated_since": early, "donor_id": d["id"]})
     assert len(r.json()["items"]) == 2
+
+
+def test_a_derived_sample_carries_the_callers_reference(api):
+    d = donor(api)
+    bag = collection(api, d["id"])["samples"][0]
+    step(api, bag["id"], "receive")
+    r = api.post(f"/samples/{bag['id']}/derivatives",
+                 {"kind": "mnc", "volume_ml": 10, "external_ref": "MNC-7"})
+    assert r.status_code == 201, r.text
+    child = r.json()[0]
+    assert child["external_ref"] == "MNC-7"
+    found = api.get("/samples", params={"external_ref": "MNC-7"}).json()["items"]
+    assert [s["id"] for s in found] == [child["id"]]
+    assert api.as_("tech2").get("/samples", params={"external_ref": "MNC-7"}).json()[
+        "items"] == []  # another account's reference space
+    again = api.post(f"/samples/{bag['id']}/derivatives",
+                     {"kind": "mnc", "volume_ml": 10, "external_ref": "MNC-7"})
+    assert again.status_code == 409, again.text
+    theirs = api.as_("tech2").post(f"/samples/{bag['id']}/derivatives",
+                                   {"kind": "mnc", "volume_ml": 10, "external_ref": "MNC-7"})
+    assert theirs.status_code == 201, theirs.text
+    many = api.post(f"/samples/{bag['id']}/derivatives",
+                    {"kind": "mnc", "volume_ml": 1, "count": 2, "external_ref": "MNC-8"})
+    assert many.status_code == 422
