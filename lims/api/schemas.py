@@ -342,6 +342,11 @@ def step_data(body: Any) -> dict[str, Any]:
 
 
 class DerivativesIn(In):
+    # Stated in the document too: an external_ref names one sample (count 1).
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"required": ["external_ref"], "properties": {"external_ref": {"type": "string"}}},
+        "then": {"properties": {"count": {"const": 1}}}})
+
     kind: str | None = Field(default=None, description="Omit for aliquots of the same kind")
     volume_ml: float = Field(ge=0.001, le=5000, description="Per child; 1 uL at the least")
     count: int = Field(default=1, ge=1, le=96)
