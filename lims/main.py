@@ -21,7 +21,10 @@ from lims.api import (
     dashboard,
     donors,
     events,
+    exchange,
+    fhir,
     identity,
+    openapi,
     problems,
     samples,
     system,
@@ -49,10 +52,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings.database_url)
     problems.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    openapi.install(app)
 
     api = APIRouter(prefix="/api/v1")
     for module in (system, auth, donors, collections, samples, custody, audit, bench,
-                   identity, dashboard, events, webhooks):
+                   identity, dashboard, events, webhooks, fhir, exchange):
         api.include_router(module.router)
     app.include_router(api)
     web.install(app)

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import Instant, Page
 from lims.services import audit
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=ContractRoute)
 
 
 @router.get("/audit", response_model=Page, operation_id="list_audit",
@@ -20,7 +21,9 @@ def list_audit(
     ctx: Auth, entity_type: str | None = None, entity_id: str | None = None,
     actor_id: str | None = None, action: str | None = None,
     since: Instant | None = None, until: Instant | None = None,
-    cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$", description=(
+        "next_cursor of the previous page"))] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page:
     """Audit entries in the order they were written, filtered."""
     rows, nxt = audit.entries_page(

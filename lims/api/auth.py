@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form, Request, status
 from pydantic import BaseModel, Field
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth, get_engine, get_settings, request_context
 from lims.api.problems import problem, responses
 from lims.api.schemas import In
 from lims.db import queries
 from lims.db.engine import unit_of_work
 from lims.db.tables import ApiKey, AppUser
+from lims.domain.states import Role
 from lims.services import users
 from lims.services.context import SYSTEM
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=ContractRoute)
 
 
 class TokenOut(BaseModel):
@@ -30,13 +31,14 @@ class TokenOut(BaseModel):
 class UserIn(In):
     username: str = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9._-]+$")
     full_name: str = Field(min_length=1, max_length=120)
-    roles: list[str] = Field(min_length=1)
-    password: str | None = Field(default=None, description="Omit for a service account")
+    roles: list[Role] = Field(min_length=1)
+    password: str | None = Field(default=None, min_length=10, max_length=200,
+                                 description="Omit for a service account")
 
 
 class UserChangeIn(In):
     full_name: str | None = Field(default=None, min_length=1, max_length=120)
-    roles: list[str] | None = Field(default=None, min_length=1)
+    roles: list[Role] | None = Field(default=None, min_length=1)
     active: bool | None = Field(default=None, description="false: the account cannot sign in")
 
 
@@ -45,9 +47,17 @@ class ApiKeyIn(In):
     scopes: list[str] = Field(default=["read", "write"])
 
 
+class SignInForm:
+    """The OAuth2 password flow's form: user name and password (grant_type may be sent)."""
+
+    def __init__(self, username: Annotated[str, Form(min_length=1, max_length=60)],
+                 password: Annotated[str, Form(min_length=1, max_length=200)]) -> None:
+        self.username, self.password = username, password
+
+
 @router.post("/auth/token", response_model=TokenOut, operation_id="sign_in",
              responses=responses(401, 422, 429))
-def sign_in(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]):  # noqa: ANN201
+def sign_in(request: Request, form: Annotated[SignInForm, Depends()]):  # noqa: ANN201
     """Exchange user name and password for a bearer token. Repeated failures lock the
     account for a while, and too many from one client address make it wait (429); every
     failure is in the audit trail."""

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import Field
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
+from lims.api.filters import Cursor
 from lims.api.problems import responses
 from lims.api.schemas import FreeData, In, SignatureIn
 from lims.db import queries
-from lims.services import idempotency, labelling, samples, scanning, views
+from lims.domain import workflow
+from lims.services import labelling, samples, scanning, views
 
-router = APIRouter(tags=["bench"])
-# Required where a scan acts: a double trigger or a retry must never act twice.
+router = APIRouter(tags=["bench"], route_class=ContractRoute)
+# Required where a scan acts: a double trigger or a retry must never act twice (the key
+# itself is kept by lims/api/contract.py, as on every POST).
 IdemKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200,
                                 description="Same key = same answer, applied once")]
+
+
+# The vocabularies the document states: the events of the workflow table, the label
+# templates in labels/ (read once, when the app starts).
+if TYPE_CHECKING:
+    Event = str
+    Template = str
+else:
+    Event = Literal[tuple(t.event for t in workflow.TRANSITIONS)]
+    Template = Literal[tuple(sorted(labelling.container_templates()))]
 
 
 class ScanIn(In):
@@ -26,7 +40,7 @@ class ScanIn(In):
 
 
 class ScanActIn(ScanIn):
-    event: str
+    event: Event
     reason: str | None = Field(default=None, max_length=1000)
     data: FreeData = Field(default_factory=dict)
     signature: SignatureIn | None = None
@@ -35,7 +49,7 @@ class ScanActIn(ScanIn):
 class BatchIn(In):
     payloads: list[str] = Field(min_length=1, max_length=96)
     station: str = Field(min_length=1, max_length=60)
-    event: str
+    event: Event
     mode: Literal["all_or_nothing", "best_effort"] = "all_or_nothing"
     reason: str | None = Field(default=None, max_length=1000)
     data: FreeData = Field(default_factory=dict,
@@ -46,7 +60,7 @@ class BatchIn(In):
 
 class SheetIn(In):
     sample_ids: list[str] = Field(min_length=1, max_length=96)
-    template: str = "cryovial"
+    template: Template = "cryovial"
     layout: Literal["roll", "sheet"] = "sheet"
     symbology: Literal["qr", "datamatrix"] = "qr"
     reason: str | None = Field(default=None, description="Needed if any label is a reprint")
@@ -65,7 +79,7 @@ def scan(body: ScanIn, ctx: Auth) -> dict[str, Any]:
 
 @router.get("/scans", operation_id="list_scans", responses=responses(401, 403, 422))
 def list_scans(ctx: Auth, station: str | None = None, sample_id: str | None = None,
-               cursor: str | None = None,
+               cursor: Cursor = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     """What was seen where: every scan, oldest first, resolved or not."""
     rows, nxt = queries.scans_page(ctx.session, cursor, limit, station=station,
@@ -75,38 +89,26 @@ def list_scans(ctx: Auth, station: str | None = None, sample_id: str | None = No
 
 @router.post("/scans/act", operation_id="scan_and_act",
              responses=responses(401, 403, 404, 409, 412, 422))
-def scan_and_act(body: ScanActIn, ctx: Auth, response: Response,
-                 key: IdemKey) -> dict[str, Any]:
+def scan_and_act(body: ScanActIn, ctx: Auth, key: IdemKey) -> dict[str, Any]:
     """Scan a tube and apply an event. With an Idempotency-Key a double scan or a retry
     applies once and gets the same answer (header Idempotent-Replay: true)."""
-    def act() -> dict[str, Any]:
-        s = scanning.resolve(ctx, body.payload, body.station)
-        s = samples.apply_event(ctx, s.id, body.event, reason=body.reason, data=body.data,
-                                signature=_sig(body))
-        return views.card(ctx, s)
-
-    answer, replayed = idempotency.run(ctx, key, body.model_dump(exclude={"signature"}), act)
-    response.headers["Idempotent-Replay"] = "true" if replayed else "false"
-    return answer
+    s = scanning.resolve(ctx, body.payload, body.station)
+    s = samples.apply_event(ctx, s.id, body.event, reason=body.reason, data=body.data,
+                            signature=_sig(body))
+    return views.card(ctx, s)
 
 
 @router.post("/scans/batch", operation_id="scan_batch",
              responses=responses(401, 403, 409, 422))
-def scan_batch(body: BatchIn, ctx: Auth, response: Response,
-               key: IdemKey) -> dict[str, Any]:
+def scan_batch(body: BatchIn, ctx: Auth, key: IdemKey) -> dict[str, Any]:
     """One event for a whole box of scanned tubes (up to 96), with a result per tube.
     all_or_nothing: any bad tube refuses the batch (409, per-tube results, nothing applied);
     best_effort: good tubes are applied, bad ones reported."""
-    def act() -> dict[str, Any]:
-        results = scanning.batch(
-            ctx, body.payloads, body.station, body.event, mode=body.mode, reason=body.reason,
-            data=body.data, expected_donor_id=body.expected_donor_id, signature=_sig(body))
-        return {"applied": sum(r["ok"] for r in results),
-                "failed": sum(not r["ok"] for r in results), "results": results}
-
-    answer, replayed = idempotency.run(ctx, key, body.model_dump(exclude={"signature"}), act)
-    response.headers["Idempotent-Replay"] = "true" if replayed else "false"
-    return answer
+    results = scanning.batch(
+        ctx, body.payloads, body.station, body.event, mode=body.mode, reason=body.reason,
+        data=body.data, expected_donor_id=body.expected_donor_id, signature=_sig(body))
+    return {"applied": sum(r["ok"] for r in results),
+            "failed": sum(not r["ok"] for r in results), "results": results}
 
 
 @router.get("/samples/{sample_id}/label", operation_id="print_label", tags=["labels"],
@@ -115,7 +117,7 @@ def scan_batch(body: BatchIn, ctx: Auth, response: Response,
                              "description": "The label, ready for the printer"}})
 def print_label(
     sample_id: str, ctx: Auth,
-    template: Annotated[str, Query(description="cryovial | tube-2ml | cryobag")] = "cryovial",
+    template: Annotated[Template, Query(description="A container label template")] = "cryovial",
     format: Annotated[Literal["png", "svg", "pdf", "zpl"], Query()] = "png",  # noqa: A002
     symbology: Literal["qr", "datamatrix"] = "qr",
     reason: Annotated[str | None, Query(description="Required for a reprint")] = None,

@@ -6,17 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
+from lims.api.filters import Code, Cursor, Ref, Since
 from lims.api.problems import responses
 from lims.api.samples import nest, sample_out
-from lims.api.schemas import CollectionIn, CollectionOut, Page
-from lims.db import queries
+from lims.api.schemas import CollectionIn, CollectionOut, Page, Source
+from lims.db import lookup, queries
 from lims.db.tables import Collection, Donor
 from lims.services import collections, lineage
 from lims.services.collections import Container
 from lims.services.context import Context
 
-router = APIRouter(tags=["collections"])
+router = APIRouter(tags=["collections"], route_class=ContractRoute)
 
 
 def collection_out(ctx: Context, c: Collection) -> CollectionOut:
@@ -39,11 +41,17 @@ def record_collection(body: CollectionIn, ctx: Auth) -> CollectionOut:
 
 @router.get("/collections", response_model=Page, operation_id="list_collections",
             responses=responses(401, 403, 422))
-def list_collections(ctx: Auth, donor_id: str | None = None, source: str | None = None,
-                     external_ref: str | None = None, cursor: str | None = None,
+def list_collections(ctx: Auth, donor_id: Code = None,
+                     source: Annotated[list[Source] | None, Query()] = None,
+                     din: Annotated[str | None, Query(min_length=13, max_length=13)] = None,
+                     external_ref: Ref = None, updated_since: Since = None,
+                     cursor: Cursor = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
-    rows, nxt = queries.collections_page(ctx.session, cursor, limit, donor_id=donor_id,
-                                         source=source, external_ref=external_ref)
+    """Collections, oldest first; look one up by `din` or by your own `external_ref`."""
+    rows, nxt = lookup.collections_page(
+        ctx.session, cursor, limit, donor_id=donor_id,
+        sources=tuple(s.value for s in source or ()), din=din, external_ref=external_ref,
+        owner_id=ctx.actor.id, updated_since=updated_since)
     return Page(items=[CollectionOut.model_validate(c) for c in rows], next_cursor=nxt)
 
 

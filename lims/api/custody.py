@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from pydantic import Field
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import In, Instant, LocationIn, LocationOut, Out
@@ -15,11 +16,12 @@ from lims.db import queries
 from lims.db.tables import Location, Sample
 from lims.services import custody
 
-router = APIRouter(tags=["custody"])
+router = APIRouter(tags=["custody"], route_class=ContractRoute)
 
 
 class HandOverIn(In):
-    to: str = Field(examples=["user:tech2", "location:<id>"],
+    to: str = Field(examples=["user:tech2", "location:<id>"], max_length=200,
+                    pattern=r"^(user:[a-z0-9._-]{2,60}|location:[^\x00]{1,36})$",
                     description="'user:<username>' or 'location:<id>'")
     handed_over_at: Instant | None = None
     temperature_c: float | None = Field(default=None, ge=-273, le=100)

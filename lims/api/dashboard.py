@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.domain.sources import Source
 from lims.services import dashboard
 
-router = APIRouter(tags=["dashboard"])
+router = APIRouter(tags=["dashboard"], route_class=ContractRoute)
 
 
 @router.get("/dashboard", operation_id="dashboard", responses=responses(401, 403, 422))

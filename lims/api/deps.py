@@ -1,20 +1,24 @@
-"""Typed dependencies: the unit of work, the signed-in actor, If-Match."""
+"""Typed dependencies: the unit of work, the signed-in actor (If-Match and
+Idempotency-Key are kept by lims/api/contract.py for every route)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from lims.config import Settings
 from lims.db.engine import Engine, Session, unit_of_work
-from lims.domain.errors import Invalid, NotAuthenticated, NotPermitted
+from lims.domain.errors import NotAuthenticated, NotPermitted
 from lims.services import users
 from lims.services.context import Actor, Context
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+# Service accounts: a security scheme in the OpenAPI document, not a parameter per call.
+api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey",
+                       description="API key of a service account (shown once on creation)")
 
 
 def get_engine(request: Request) -> Engine:
@@ -46,7 +50,7 @@ def _signed_in(
     request: Request,
     ctx: Annotated[Context, Depends(_transaction, scope="function")],
     token: Annotated[str | None, Depends(oauth2)],
-    x_api_key: Annotated[str | None, Header(description="API key of a service account")] = None,
+    x_api_key: Annotated[str | None, Depends(api_key)],
 ) -> Context:
     if x_api_key:
         user, key = users.user_for_api_key(ctx, x_api_key)
@@ -61,15 +65,4 @@ def _signed_in(
     return ctx
 
 
-def if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int | None:
-    """The version the caller last saw, from an ETag like W/"3" or "3"."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not (raw.isascii() and raw.isdigit()):
-        raise Invalid("If-Match must be the ETag you received, e.g. \"3\".")
-    return int(raw)
-
-
 Auth = Annotated[Context, Depends(_signed_in, scope="function")]
-IfMatch = Annotated[int | None, Depends(if_match)]

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
+from lims.api.filters import Code, Cursor, Since
 from lims.api.problems import responses
 from lims.api.schemas import (
     BloodGroupIn,
@@ -18,12 +20,12 @@ from lims.api.schemas import (
     Page,
     WithdrawIn,
 )
-from lims.db import queries
+from lims.db import lookup, queries
 from lims.db.tables import Consent, Donor
 from lims.services import donors
 from lims.services.context import Context
 
-router = APIRouter(prefix="/donors", tags=["donors"])
+router = APIRouter(prefix="/donors", tags=["donors"], route_class=ContractRoute)
 
 
 def donor_out(donor: Donor, consents: list[Consent]) -> DonorOut:
@@ -45,9 +47,12 @@ def register_donor(body: DonorIn, ctx: Auth) -> DonorOut:
 
 
 @router.get("", response_model=Page, operation_id="list_donors", responses=responses(401, 403, 422))
-def list_donors(ctx: Auth, cursor: str | None = None,
+def list_donors(ctx: Auth, code: Code = None, updated_since: Since = None,
+                cursor: Cursor = None,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
-    rows, nxt = queries.donors_page(ctx.session, cursor, limit)
+    """Donors, oldest first; `code` looks one up by its pseudonymous code."""
+    rows, nxt = lookup.donors_page(ctx.session, cursor, limit, code=code,
+                                   updated_since=updated_since)
     consents = queries.consents_of_donors(ctx.session, [d.id for d in rows])
     return Page(items=[donor_out(d, consents.get(d.id, [])) for d in rows], next_cursor=nxt)
 

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import Page
 from lims.services import feed
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=ContractRoute)
 
 
 @router.get("/events", response_model=Page, operation_id="list_events",

@@ -8,19 +8,21 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response, status
 from pydantic import Field
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import In, Out
 from lims.db import queries
 from lims.db.tables import Donor, Recipient
+from lims.domain.identity import WRISTBAND_PATTERN
 from lims.services import identity, trace
 
-router = APIRouter(tags=["chain of identity"])
+router = APIRouter(tags=["chain of identity"], route_class=ContractRoute)
 
 
 class RecipientIn(In):
     code: str = Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    wristband_id: str = Field(min_length=3, max_length=60,
+    wristband_id: str = Field(min_length=3, max_length=60, pattern=WRISTBAND_PATTERN,
                               description="As printed (and barcoded) on the wristband")
     donor_id: str | None = Field(default=None, min_length=1,
                                  description="For an autologous patient: the donor record")
@@ -35,7 +37,8 @@ class RecipientOut(Out):
 
 
 class VerifyIn(In):
-    wristband: str = Field(min_length=1, max_length=200, description="As the scanner typed it")
+    wristband: str = Field(min_length=1, max_length=200, pattern=WRISTBAND_PATTERN,
+                           description="As the scanner typed it")
     product: str = Field(min_length=1, max_length=200, description="As the scanner typed it")
     site: str | None = Field(default=None, max_length=120,
                              description="Where the check happens (ward or clinic)")

@@ -34,8 +34,18 @@ TYPE_BASE = "https://lims.example/problems/"
 RETRY_AFTER_SECONDS = 5
 
 
+FHIR_ISSUE = {401: "login", 403: "forbidden", 404: "not-found", 409: "conflict",
+              412: "conflict", 422: "invalid"}
+
+
 def problem(request: Request, status: int, title: str, detail: str,
             slug: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    if request.url.path.startswith("/api/v1/fhir/"):
+        # FHIR clients read errors as an OperationOutcome.
+        from lims.services.fhir import FHIR_JSON, operation_outcome
+
+        return JSONResponse(operation_outcome(detail, FHIR_ISSUE.get(status, "processing")),
+                            status_code=status, media_type=FHIR_JSON, headers=headers)
     body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
             "instance": request.url.path,
             "request_id": getattr(request.state, "request_id", None), **extra}
@@ -74,8 +84,15 @@ def install(app: FastAPI) -> None:
         titles = {400: "Unreadable request", 404: "Not found", 405: "Method not allowed",
                   401: "Sign-in required"}
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return problem(request, exc.status_code, titles.get(exc.status_code, "Error"), detail,
-                       f"http-{exc.status_code}")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path (RFC 9110), not one route's
+            from lims.api.openapi import allowed_methods
+
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        answer = problem(request, exc.status_code, titles.get(exc.status_code, "Error"),
+                         detail, f"http-{exc.status_code}")
+        answer.headers.update(headers)
+        return answer
 
     @app.exception_handler(UnstorableValue)
     async def _data(request: Request, exc: UnstorableValue) -> JSONResponse:
@@ -123,7 +140,8 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of the error responses a route can give."""
     from lims.api.schemas import Problem
 
-    text = {400: "Bad request", 401: "Not signed in", 403: "Role not permitted",
+    text = {400: "Unreadable body (not JSON, or not the declared type)",
+            401: "Not signed in", 403: "Role not permitted",
             404: "Unknown id", 409: "Conflicts with the current state", 412: "Stale If-Match",
             422: "Invalid input", 429: "Too many attempts", 503: "Database unavailable"}
     return {c: {"description": text.get(c, "Error"), "model": Problem} for c in codes}

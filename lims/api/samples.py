@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, status
 
-from lims.api.deps import Auth, IfMatch
+from lims.api.contract import ContractRoute
+from lims.api.deps import Auth
+from lims.api.filters import Cursor, SampleFilters, sample_filter
 from lims.api.problems import responses
 from lims.api.schemas import (
     DerivativesIn,
@@ -21,67 +23,46 @@ from lims.api.schemas import (
     TransitionOut,
     step_data,
 )
-from lims.db import queries
+from lims.db import lookup, queries
 from lims.db.tables import Collection, Donor, Sample
-from lims.domain.sources import Source
-from lims.domain.workflow import State
 from lims.services import lineage, qc, samples, views
 from lims.services.context import Context
 
-router = APIRouter(prefix="/samples", tags=["samples"])
+router = APIRouter(prefix="/samples", tags=["samples"], route_class=ContractRoute)
 
 
 def sample_out(ctx: Context, s: Sample) -> SampleOut:
     return SampleOut.model_validate(views.rows(ctx, [s])[0])
 
 
-def etag(s: Sample) -> str:
-    return f'"{s.version}"'
-
-
 @router.get("", response_model=Page, operation_id="list_samples",
             responses=responses(401, 403, 422))
-def list_samples(
-    ctx: Auth,
-    state: State | None = None,
-    source: Source | None = None,
-    kind: str | None = None,
-    donor_id: str | None = None,
-    collection_id: str | None = None,
-    on_hold: bool | None = None,
-    overdue: bool | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Page:
-    """Samples, oldest first, filtered; follow `next_cursor` for the next page."""
-    q = queries.sample_list_query(
-        state=state.value if state else None, source=source, kind=kind, donor_id=donor_id,
-        collection_id=collection_id, on_hold=on_hold, overdue=overdue, now=ctx.now)
-    rows, nxt = queries.page(ctx.session, q, Sample, cursor, limit)
+def list_samples(ctx: Auth, f: SampleFilters, cursor: Cursor = None,
+                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
+    """Samples, oldest first, filtered (state, source and kind take several values);
+    follow `next_cursor` for the next page. Look-ups: `code`, `din`, `donor_code`,
+    `external_ref` (your own)."""
+    rows, nxt = lookup.samples_page(ctx.session, sample_filter(ctx, f), ctx.now, cursor, limit)
     return Page(items=[SampleOut.model_validate(r) for r in views.rows(ctx, rows)],
                 next_cursor=nxt)
 
 
 @router.get("/{sample_id}", response_model=SampleOut, operation_id="get_sample",
             responses=responses(401, 403, 404))
-def get_sample(sample_id: str, ctx: Auth, response: Response) -> SampleOut:
+def get_sample(sample_id: str, ctx: Auth) -> SampleOut:
     """The sample card, with the events you may apply now and an ETag for If-Match."""
     s = queries.get(ctx.session, Sample, sample_id)
-    response.headers["ETag"] = etag(s)
     return SampleOut.model_validate(views.card(ctx, s))
 
 
 @router.post("/{sample_id}/transitions", response_model=SampleOut,
              operation_id="apply_transition", responses=responses(401, 403, 404, 409, 412, 422))
-def apply_transition(sample_id: str, body: TransitionIn, ctx: Auth, expected: IfMatch,
-                     response: Response) -> SampleOut:
+def apply_transition(sample_id: str, body: TransitionIn, ctx: Auth) -> SampleOut:
     """Apply an event of the workflow (see GET /workflow). Illegal steps answer 409 with
     the allowed events; a stale If-Match answers 412."""
     sig = samples.SignatureInput(**body.signature.model_dump()) if body.signature else None
     s = samples.apply_event(ctx, sample_id, body.event, reason=body.reason,
-                            data=step_data(body),
-                            expected_version=expected, signature=sig)
-    response.headers["ETag"] = etag(s)
+                            data=step_data(body), signature=sig)
     return sample_out(ctx, s)
 
 
@@ -90,7 +71,8 @@ def apply_transition(sample_id: str, body: TransitionIn, ctx: Auth, expected: If
              responses=responses(401, 403, 404, 409, 422))
 def derive_samples(sample_id: str, body: DerivativesIn, ctx: Auth) -> list[SampleOut]:
     """Aliquots (same kind) or derived products (MNC, SVF, MSC, ...) from this sample."""
-    measures = body.model_dump(include={"cell_count", "viability_pct"}, exclude_none=True)
+    measures = body.model_dump(include={"cell_count", "viability_pct", "external_ref"},
+                               exclude_none=True)
     children = samples.derive(ctx, sample_id, kind=body.kind, volume_ml=body.volume_ml,
                               count=body.count, **measures)
     return [sample_out(ctx, c) for c in children]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
@@ -10,9 +11,11 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
+    WithJsonSchema,
     create_model,
     model_validator,
 )
@@ -37,8 +40,27 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _not_bool(value: Any) -> Any:
+    """true is not a measured value."""
+    if isinstance(value, bool):
+        raise ValueError("a number, not true or false")
+    return value
+
+
+def _text(value: Any) -> Any:
+    """A time is written as ISO 8601 text, never as a number of seconds."""
+    if isinstance(value, datetime) or (isinstance(value, str) and re.match(
+            r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]", value)):
+        return value
+    raise ValueError("write the time as ISO 8601 text, e.g. 2026-03-04T09:15:00+01:00")
+
+
 # An aware time in the years a lab record can hold (see lims/domain/clock.py).
-Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_text), AfterValidator(_plausible),
+                    WithJsonSchema({"type": "string", "format": "date-time",
+                                    "pattern": clock.YEAR_PATTERN,
+                                    "description": "ISO 8601 with its zone, "
+                                    f"years {clock.EARLIEST_YEAR}-{clock.LATEST_YEAR}"})]
 FreeData = Annotated[dict[str, Any], AfterValidator(_finite)]
 
 # The vocabularies come from the domain, never restated here.
@@ -47,15 +69,31 @@ Scope = Use
 AboRh = Literal[vocabulary.ABO_RH]  # type: ignore[valid-type]
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="A body field (e.g. containers.0.volume_ml), or "
+                                   "query.<name> or header.<name>", examples=["volume_ml"])
+    message: str
+
+
 class Problem(BaseModel):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details, with what a program needs to react."""
 
     type: str
     title: str
     status: int
-    detail: str
+    detail: str = Field(description="What went wrong, in words a technician can act on")
     instance: str | None = None
     request_id: str | None = None
+    errors: list[FieldError] | None = Field(
+        default=None, description="422: each refused field or parameter")
+    allowed_events: list[str] | None = Field(
+        default=None, description="409 for an illegal step: the events allowed now")
+    blocked_by: list[str] | None = Field(
+        default=None, description="409 for a step blocked by a rule: the rules that block it")
+    current_version: int | None = Field(
+        default=None, description="412: the record's version now (its ETag)")
+    results: list[dict[str, Any]] | None = Field(
+        default=None, description="409 for a refused batch or file: the result of each item")
 
 
 class In(BaseModel):
@@ -127,7 +165,9 @@ class DonorOut(Out):
     eligibility: str
     eligibility_note: str | None
     abo_rh: str | None = None
+    version: int
     created_at: datetime
+    updated_at: datetime
     active_consent_scopes: list[str] = []
     consents: list[ConsentOut] = []
 
@@ -183,6 +223,7 @@ class SampleOut(Out):
     intended_use: str | None = None
     distributed_to: str | None = None
     custodian: str | None = None
+    external_ref: str | None = Field(default=None, description="The creator's own reference")
     version: int
     created_at: datetime
     updated_at: datetime
@@ -219,6 +260,16 @@ class SignatureIn(In):
                                          "its own meanings (GET /workflow)")
 
 
+def _iso_text(value: str) -> str:
+    """An event's time field: ISO 8601 with its zone, kept as the text sent."""
+    try:
+        when = datetime.fromisoformat(_text(value))
+    except (ValueError, TypeError):
+        raise ValueError("a date and time, ISO 8601 with its zone") from None
+    _plausible(when)
+    return value
+
+
 def _field_type(f: DataField) -> Any:
     """The JSON type of a declared event field. Strict: true is not a number."""
     if f.type == "number":
@@ -229,6 +280,8 @@ def _field_type(f: DataField) -> Any:
         return Literal[tuple(f.choices)]
     if f.type == "object":
         return dict[str, Any]
+    if f.type == "datetime":
+        return Annotated[str, Strict(), AfterValidator(_iso_text)]
     return Annotated[str, Strict()]
 
 
@@ -298,17 +351,31 @@ def step_data(body: Any) -> dict[str, Any]:
 
 
 class DerivativesIn(In):
+    # Stated in the document too: an external_ref names one sample (count 1).
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"required": ["external_ref"], "properties": {"external_ref": {"type": "string"}}},
+        "then": {"properties": {"count": {"const": 1}}}})
+
     kind: str | None = Field(default=None, description="Omit for aliquots of the same kind")
     volume_ml: float = Field(ge=0.001, le=5000, description="Per child; 1 uL at the least")
     count: int = Field(default=1, ge=1, le=96)
     cell_count: float | None = Field(default=None, ge=0)
     viability_pct: float | None = Field(default=None, ge=0, le=100)
+    external_ref: str | None = Field(
+        default=None, min_length=1, max_length=80,
+        description="Your own reference for the new sample (unique per account; count 1)")
+
+    @model_validator(mode="after")
+    def _one_ref_one_sample(self) -> DerivativesIn:
+        if self.external_ref is not None and self.count != 1:
+            raise ValueError("an external_ref names one sample: derive them one at a time")
+        return self
 
 
 class QcIn(In):
     test: str = Field(min_length=1, max_length=40, examples=["viability"])
     result: Literal["pass", "fail", "pending"]
-    value: float | None = None
+    value: Annotated[float, BeforeValidator(_not_bool)] | None = None
     unit: str | None = Field(default=None, max_length=20)
     specification: str | None = Field(default=None, max_length=80, examples=[">= 70 %"])
 
@@ -362,6 +429,19 @@ class Page(BaseModel):
 
 
 class LocationIn(In):
+    """A site is top level; a storage unit goes in a site, a rack in a storage unit, a box
+    in a rack; only boxes have a grid (rows and cols)."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"properties": {"kind": {"const": "site"}}},
+         "then": {"properties": {"parent_id": {"type": "null"}}},
+         "else": {"required": ["parent_id"],
+                  "properties": {"parent_id": {"type": "string", "minLength": 1}}}},
+        {"if": {"properties": {"kind": {"const": "box"}}},
+         "then": {"required": ["rows", "cols"], "properties": {
+             "rows": {"type": "integer"}, "cols": {"type": "integer"}}},
+         "else": {"properties": {"rows": {"type": "null"}, "cols": {"type": "null"}}}}]})
+
     parent_id: str | None = Field(default=None, min_length=1)
     kind: Literal["site", "storage_unit", "rack", "box"]
     name: str = Field(min_length=1, max_length=80)

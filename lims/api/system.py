@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import RETRY_AFTER_SECONDS, responses
 from lims.db.engine import current_revision
 from lims.domain import workflow
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=ContractRoute)
 
 
 @router.get("/healthz", operation_id="health")

@@ -6,16 +6,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
 from pydantic import BaseModel, Field
 
-from lims.api.deps import Auth, IfMatch
+from lims.api.contract import ContractRoute, parse_if_match
+from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import In, Page
 from lims.db.tables import WebhookSubscription
 from lims.services import webhooks
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=ContractRoute)
+
+
+def _if_match(if_match: Annotated[str | None, Header(
+        alias="If-Match", description='The ETag you last received, e.g. "3"')] = None,
+              ) -> int | None:
+    return parse_if_match(if_match)
+
+
+IfMatch = Annotated[int | None, Depends(_if_match)]
 
 
 class WebhookIn(In):
@@ -35,6 +45,11 @@ class WebhookIn(In):
 
 class DisableIn(In):
     reason: str = Field(min_length=1, max_length=500, examples=["Receiver being moved"])
+
+
+class EnableIn(In):
+    note: str | None = Field(default=None, max_length=500,
+                             examples=["Receiver back after maintenance"])
 
 
 class WebhookOut(BaseModel):
@@ -102,11 +117,11 @@ def disable_webhook(webhook_id: str, body: DisableIn, ctx: Auth, expected: IfMat
 @router.post("/{webhook_id}/enable", response_model=WebhookOut,
              operation_id="enable_webhook", summary="Resume deliveries",
              responses=responses(401, 403, 404, 412))
-def enable_webhook(webhook_id: str, ctx: Auth, expected: IfMatch,
-                   response: Response) -> WebhookOut:
+def enable_webhook(webhook_id: str, ctx: Auth, expected: IfMatch, response: Response,
+                   body: Annotated[EnableIn, Body(default_factory=EnableIn)]) -> WebhookOut:
     """The failure count starts over and waiting deliveries are due at once."""
     sub = webhooks.get(ctx, webhook_id, lock=True)
-    return _out(response, webhooks.enable(ctx, sub, expected))
+    return _out(response, webhooks.enable(ctx, sub, expected, body.note))
 
 
 @router.post("/{webhook_id}/replay", response_model=WebhookOut,

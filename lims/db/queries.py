@@ -26,7 +26,6 @@ from lims.db.tables import (
     Signature,
 )
 from lims.domain.errors import Invalid, NotFound
-from lims.domain.workflow import AWAITING_PROCESSING
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -60,11 +59,6 @@ def ancestors(session: Session, sample: Sample) -> list[Sample]:
 
 def donor_by_code(session: Session, code: str) -> Donor | None:
     return session.execute(select(Donor).where(Donor.code == code)).scalar_one_or_none()
-
-
-def collection_by_external_ref(session: Session, ref: str) -> Collection | None:
-    q = select(Collection).where(Collection.external_ref == ref)
-    return session.execute(q).scalar_one_or_none()
 
 
 def collections_of(session: Session, donor_id: str) -> list[Collection]:
@@ -240,7 +234,8 @@ def encode_cursor(last_id: str) -> str:
 def decode_cursor(cursor: str) -> str:
     try:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        value = raw.decode()
+        # Any text is a valid keyset bound; NUL is not storable text.
+        value = raw.decode(errors="replace").replace("\x00", "\ufffd")
     except (ValueError, UnicodeDecodeError):
         value = ""
     if not value:
@@ -258,21 +253,6 @@ def page(session: Session, q: Any, model: type[M], cursor: str | None,
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(rows[-1].id) if more and rows else None)
-
-
-def donors_page(session: Session, cursor: str | None, limit: int) -> tuple[list[Donor], str | None]:
-    return page(session, select(Donor), Donor, cursor, limit)
-
-
-def collections_page(session: Session, cursor: str | None, limit: int, *,
-                     donor_id: str | None = None, source: str | None = None,
-                     external_ref: str | None = None) -> tuple[list[Collection], str | None]:
-    q = select(Collection)
-    for column, value in ((Collection.donor_id, donor_id), (Collection.source, source),
-                          (Collection.external_ref, external_ref)):
-        if value is not None:
-            q = q.where(column == value)
-    return page(session, q, Collection, cursor, limit)
 
 
 def scans_page(session: Session, cursor: str | None, limit: int, *,
@@ -314,23 +294,6 @@ def audit_page(session: Session, cursor: str | None, limit: int, *,
     rows = list(session.execute(q).scalars())
     nxt = encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None
     return rows[:limit], nxt
-
-
-def sample_list_query(*, state: str | None = None, source: str | None = None,
-                      kind: str | None = None, donor_id: str | None = None,
-                      collection_id: str | None = None, on_hold: bool | None = None,
-                      overdue: bool | None = None, now: datetime | None = None) -> Any:
-    q = select(Sample)
-    for column, value in ((Sample.state, state), (Sample.source, source), (Sample.kind, kind),
-                          (Sample.donor_id, donor_id), (Sample.collection_id, collection_id),
-                          (Sample.on_hold, on_hold)):
-        if value is not None:
-            q = q.where(column == value)
-    if overdue is not None:
-        late = (Sample.state.in_([s.value for s in AWAITING_PROCESSING])  # type: ignore[attr-defined]
-                & (Sample.processing_due_at < now))  # type: ignore[operator]
-        q = q.where(late if overdue else ~late | Sample.processing_due_at.is_(None))  # type: ignore[union-attr]
-    return q
 
 
 def recipient_of_donor(session: Session, donor_id: str) -> Recipient | None:

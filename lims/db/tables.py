@@ -91,7 +91,12 @@ class Consent(SQLModel, table=True):
 
 
 class Collection(SQLModel, table=True):
-    __table_args__ = (one_of("source", sources.Source),)
+    __table_args__ = (
+        one_of("source", sources.Source),
+        # A caller's own reference is unique per account, not across all callers.
+        UniqueConstraint("created_by", "external_ref",
+                         name="uq_collection_created_by_external_ref"),
+    )
 
     id: str = _id()
     din: str = Field(max_length=13, unique=True)  # ISBT 128 donation identification number
@@ -104,7 +109,7 @@ class Collection(SQLModel, table=True):
     volume_ml: float
     anticoagulant: str = Field(max_length=60)
     collector: str = Field(max_length=120)
-    external_ref: str | None = Field(default=None, max_length=80, unique=True)
+    external_ref: str | None = Field(default=None, max_length=80)
     created_by: str = Field(max_length=ID)
     created_at: datetime = _now()
 
@@ -161,6 +166,7 @@ class Sample(SQLModel, table=True):
         UniqueConstraint("collection_id", "product_code", "division",
                          name="uq_sample_collection_product_division"),
         Index("ix_sample_state_due", "state", "processing_due_at"),
+        UniqueConstraint("created_by", "external_ref", name="uq_sample_created_by_external_ref"),
         one_of("state", State),
         one_of("source", sources.Source),
         one_of("kind", sources.KINDS),
@@ -195,6 +201,8 @@ class Sample(SQLModel, table=True):
     distributed_to: str | None = Field(default=None, max_length=120)
     processing_due_at: datetime | None = _when(default=None)
     expires_at: datetime | None = _when(default=None)
+    external_ref: str | None = Field(default=None, max_length=80)  # the caller's own id
+    created_by: str | None = Field(default=None, max_length=ID)
     version: int = 1
     created_at: datetime = _now()
     updated_at: datetime = _now()
@@ -269,6 +277,7 @@ class AppUser(SQLModel, table=True):
     active: bool = True
     failed_logins: int = 0
     locked_until: datetime | None = _when(default=None)
+    version: int = 1
     created_at: datetime = _now()
 
 

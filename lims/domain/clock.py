@@ -10,6 +10,8 @@ from lims.domain.errors import Invalid
 # Wide enough for any real record, narrow enough that converting zones or adding a
 # processing window can never overflow Python's date range.
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
+# The same years as a pattern over ISO 8601 text, for the API's document.
+YEAR_PATTERN = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-"
 
 
 def plausible(when: datetime, name: str) -> datetime:

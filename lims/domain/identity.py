@@ -11,6 +11,9 @@ from lims.domain.errors import Invalid
 
 _AIM = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
 _WRISTBAND = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,59}$")
+# What a scanner may type for a wristband (the API document states it).
+WRISTBAND_PATTERN = (r"^[ \t\r\n]*(\][A-Za-z][0-9A-Za-z])?[ \t\r\n]*"
+                     r"[A-Za-z0-9][A-Za-z0-9-]{2,59}[ \t\r\n]*$")
 
 
 def parse_wristband(raw: str) -> str:

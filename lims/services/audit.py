@@ -66,10 +66,11 @@ def entries_page(ctx: Context, cursor: str | None, limit: PageSize, *,
                  ) -> tuple[list[dict[str, Any]], str | None]:
     """Audit entries in the order they were written, each with its sentence for people."""
     permissions.require(ctx.actor.roles, "read_audit")
-    rows, nxt = queries.audit_page(ctx.session, cursor, limit, entity_type=entity_type,
-                                   entity_id=entity_id, actor_id=actor_id, action=action,
-                                   since=since, until=until)
-    return [_readable(e, ctx) for e in rows], nxt
+    # Audit ids are integers: the cursor is the last one seen, as it is.
+    rows, nxt = queries.audit_page(ctx.session, queries.encode_cursor(cursor) if cursor else None,
+                                   limit, entity_type=entity_type, entity_id=entity_id,
+                                   actor_id=actor_id, action=action, since=since, until=until)
+    return [_readable(e, ctx) for e in rows], queries.decode_cursor(nxt) if nxt else None
 
 
 def sample_history(ctx: Context, sample_id: str) -> list[dict[str, Any]]:

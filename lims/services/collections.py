@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from lims.db import queries
+from lims.db import lookup, queries
 from lims.db.tables import Collection, Donor, Sample
 from lims.domain import isbt, permissions, sources
 from lims.domain.checks import SourceName, Volume, checked
@@ -56,8 +56,10 @@ def create_collection(
         ZoneInfo(zone)
     except (KeyError, ValueError):
         raise Invalid(f"Unknown time zone '{zone}' (use e.g. Europe/Berlin).") from None
-    if external_ref and queries.collection_by_external_ref(ctx.session, external_ref):
-        raise Conflict(f"A collection with external reference {external_ref} exists.")
+    if external_ref and lookup.collection_by_external_ref(ctx.session, ctx.actor.id,
+                                                          external_ref):
+        raise Conflict(f"You already recorded a collection with external reference "
+                       f"{external_ref}.")
     containers = containers or [Container(sources.PRIMARY_KIND[src], volume_ml)]
     for c in containers:
         if c.kind not in sources.COLLECTED_KINDS[src]:

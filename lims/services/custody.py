@@ -27,7 +27,9 @@ def add_location(ctx: Context, *, kind: LocationKind, name: str, parent_id: str 
     permissions.require(ctx.actor.roles, "manage_locations")
     parent = queries.get(ctx.session, Location, parent_id) if parent_id else None
     if (parent.kind if parent else None) != PARENT_KIND[kind]:
-        raise Invalid(f"A {kind} belongs in a {PARENT_KIND[kind] or 'nothing (top level)'}.")
+        # The request may be well formed and still name a parent of the wrong kind.
+        error = Conflict if parent else Invalid
+        raise error(f"A {kind} belongs in a {PARENT_KIND[kind] or 'nothing (top level)'}.")
     if (kind == "box") != bool(rows and cols):
         raise Invalid("Boxes (and only boxes) have rows and cols, e.g. 9 x 9.")
     path = f"{parent.path} / {name}" if parent else name

@@ -80,7 +80,7 @@ def create_sample(ctx: Context, *, collection: Collection, donor: Donor, kind: K
         product_code=product.code, division=division, state=state.value,
         volume_ml=volume_ml, initial_volume_ml=volume_ml,
         processing_due_at=processing_due_at, created_at=ctx.now, updated_at=ctx.now,
-        **measures,
+        created_by=ctx.actor.id, **measures,
     )
     ctx.session.add(sample)
     ctx.session.flush()

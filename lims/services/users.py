@@ -66,6 +66,7 @@ def change_user(ctx: Context, user: AppUser, *, full_name: str | None = None,
         user.roles = sorted(set(roles))
     if active is not None:
         user.active = active
+    user.version += 1
     ctx.session.add(user)
     audit.record(ctx, "user_changed", "user", user.id, before=before, after=_user_view(user))
     return user

@@ -22,7 +22,8 @@ COLUMNS = ("id", "code", "collection_id", "donor_id", "parent_id", "source", "ki
            "product_code", "division", "state", "on_hold", "hold_reason", "volume_ml",
            "initial_volume_ml", "cell_count", "viability_pct", "passage", "location_id",
            "position", "processing_due_at", "expires_at", "recipient_id", "intended_use",
-           "distributed_to", "custodian", "version", "created_at", "updated_at")
+           "distributed_to", "custodian", "external_ref", "version", "created_at",
+           "updated_at")
 
 
 def _row(ctx: Context, s: Sample, withdrawn: list[str]) -> dict[str, Any]:

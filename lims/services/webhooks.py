@@ -110,11 +110,11 @@ def disable(ctx: Context, sub: WebhookSubscription, reason: str,
                    disabled_reason=reason)
 
 
-def enable(ctx: Context, sub: WebhookSubscription,
-           expected: int | None = None) -> WebhookSubscription:
+def enable(ctx: Context, sub: WebhookSubscription, expected: int | None = None,
+           note: str | None = None) -> WebhookSubscription:
     """Deliver again: the failure count starts over and pending deliveries are due now."""
-    _change(ctx, sub, "webhook_enabled", expected, active=True, disabled_reason=None,
-            consecutive_failures=0)
+    _change(ctx, sub, "webhook_enabled", expected, reason=note, active=True,
+            disabled_reason=None, consecutive_failures=0)
     store.wake_pending(ctx.session, sub.id, ctx.now)
     return sub
 

@@ -8,7 +8,9 @@ import pytest
 
 from tests.api.helpers import collection, collection_body, donor, primary, step
 
-PUBLIC = {("/api/v1/healthz", "get"), ("/api/v1/readyz", "get"), ("/api/v1/auth/token", "post")}
+PUBLIC = {("/api/v1/healthz", "get"), ("/api/v1/readyz", "get"), ("/api/v1/auth/token", "post"),
+          # FHIR: a server's CapabilityStatement is read before signing in.
+          ("/api/v1/fhir/metadata", "get")}
 
 
 def _is_problem(r, status: int) -> dict:
@@ -141,7 +143,9 @@ def test_every_route_needs_authentication(api, app):
                 assert r.status_code != 401, (method, path)
                 continue
             assert r.status_code == 401, (method, path, r.status_code)
-            assert r.headers["content-type"] == "application/problem+json"
+            fhir = path.startswith("/api/v1/fhir/")  # FHIR errors are OperationOutcomes
+            assert r.headers["content-type"] == (
+                "application/fhir+json" if fhir else "application/problem+json")
             checked += 1
     assert checked >= 25
 
