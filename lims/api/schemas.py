@@ -105,7 +105,10 @@ class In(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _refuse_nul(cls, data: Any) -> Any:
-        if any(isinstance(v, str) and "\x00" in v for v in leaves(data)):
+        # Only what the body declares: an undeclared key is ignored, whatever it holds.
+        declared = ({k: v for k, v in data.items() if k in cls.model_fields}
+                    if isinstance(data, dict) else data)
+        if any(isinstance(v, str) and "\x00" in v for v in leaves(declared)):
             raise ValueError("text must not contain a NUL character (a scanner or copy glitch)")
         return data
 
