@@ -66,9 +66,9 @@ def list_samples(
             responses=responses(401, 403, 404))
 def get_sample(sample_id: str, ctx: Auth, response: Response) -> SampleOut:
     """The sample card, with the events you may apply now and an ETag for If-Match."""
-    s = queries.get(ctx.session, Sample, sample_id)
-    response.headers["ETag"] = etag(s)
-    return SampleOut.model_validate(views.card(ctx, s))
+    found = views.origin(ctx, sample_id)
+    response.headers["ETag"] = etag(found.sample)
+    return SampleOut.model_validate(views.card(ctx, found.sample, found))
 
 
 @router.post("/{sample_id}/transitions", response_model=SampleOut,
