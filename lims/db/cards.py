@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select as select_row
 from sqlmodel import Session, col, select
 
 from lims.db.tables import Collection, Donor, Excursion, Location, Sample
@@ -27,7 +28,8 @@ def _query() -> Any:
                       .where(col(Excursion.sample_id) == col(Sample.id),
                              col(Excursion.reviewed_at).is_(None))
                       .exists())
-    return (select(Sample, Collection, Donor, Location.path, open_excursion)
+    # SQLAlchemy's select: SQLModel's is typed for at most four columns.
+    return (select_row(Sample, Collection, Donor, Location.path, open_excursion)
             .join(Collection, col(Collection.id) == col(Sample.collection_id))
             .join(Donor, col(Donor.id) == col(Sample.donor_id))
             .outerjoin(Location, col(Location.id) == col(Sample.location_id)))
