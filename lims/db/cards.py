@@ -29,7 +29,7 @@ def _query() -> Any:
                              col(Excursion.reviewed_at).is_(None))
                       .exists())
     # SQLAlchemy's select: SQLModel's is typed for at most four columns.
-    return (select_row(Sample, Collection, Donor, Location.path, open_excursion)
+    return (select_row(Sample, Collection, Donor, col(Location.path), open_excursion)
             .join(Collection, col(Collection.id) == col(Sample.collection_id))
             .join(Donor, col(Donor.id) == col(Sample.donor_id))
             .outerjoin(Location, col(Location.id) == col(Sample.location_id)))
