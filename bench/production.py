@@ -55,7 +55,7 @@ from lims.services import audit, collections, donors, labelling, passwords, samp
 from lims.services.context import Actor, Context  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
-DBNAME = "lims_bench"
+DBNAME = os.environ.get("LIMS_BENCH_DB", "lims_bench")
 TOKEN = "tech-bench-token"
 SETUP = Actor(id="bench", name="bench setup", roles=frozenset({"admin", "coordinator", "qa"}))
 WRK_LUA = Path(__file__).with_name("wrk.lua")
@@ -554,6 +554,20 @@ def transition_items(ids: list[str]) -> tuple[str, str, list[str]]:
             '{"event": "passage", "data": {"flasks": 2}}', ids)
 
 
+class Table(list):
+    """The rows of the final table, each also logged as soon as it is measured."""
+
+    def append(self, row: tuple) -> None:
+        name, value, base, ratio = row
+        say(f"{name}: {value} | {base} | {'' if ratio is None else f'{ratio:.2f}'}")
+        super().append(row)
+
+    def __iadd__(self, rows: Any) -> Table:
+        for r in rows:
+            self.append(r)
+        return self
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny data, 2 s per figure")
@@ -562,6 +576,8 @@ def main() -> None:
     ap.add_argument("--audit", type=int, default=1_000_000)
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the database lims_bench (for EXPLAIN ANALYZE afterwards)")
     args = ap.parse_args()
     if args.smoke:
         args.seconds, args.samples, args.audit = 2.0, 2_000, 2_000
@@ -573,7 +589,7 @@ def main() -> None:
     t_start = time.perf_counter()
     tmpd = tempfile.TemporaryDirectory(prefix="lims-bench-")
     tmp = Path(tmpd.name)
-    table: list[tuple] = []
+    table = Table()
     notes: list[str] = []
 
     say("fresh database lims_bench, migrations")
@@ -692,9 +708,10 @@ def main() -> None:
 
     say("labels (in-process)")
     table += label_figures(20 if args.smoke else 200)
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres",
-                         autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {DBNAME} WITH (FORCE)")
+    if not args.keep:
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres",
+                             autocommit=True) as c:
+            c.execute(f"DROP DATABASE IF EXISTS {DBNAME} WITH (FORCE)")
     tmpd.cleanup()
 
     print(f"\nlims bench (production shape): {args.workers} server processes, wrk on "
