@@ -1,5 +1,5 @@
-"""The reads of a sample card: the sample with its collection, donor, storage place and
-open-excursion flag in one query (the donor's consents are the second)."""
+"""The read of a sample card: the sample with its collection, donor, the donor's consents,
+storage place and open-excursion flag, in one query (one row per consent)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select as select_row
 from sqlmodel import Session, col, select
 
-from lims.db.tables import Collection, Donor, Excursion, Location, Sample
+from lims.db.tables import Collection, Consent, Donor, Excursion, Location, Sample
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Origin:
     donor: Donor
     location_path: str | None
     open_excursion: bool
+    consents: tuple[Consent, ...]  # the donor's, oldest first
 
 
 def _query() -> Any:
@@ -29,16 +30,23 @@ def _query() -> Any:
                              col(Excursion.reviewed_at).is_(None))
                       .exists())
     # SQLAlchemy's select: SQLModel's is typed for at most four columns.
-    return (select_row(Sample, Collection, Donor, col(Location.path), open_excursion)
+    return (select_row(Sample, Collection, Donor, col(Location.path), open_excursion, Consent)
             .join(Collection, col(Collection.id) == col(Sample.collection_id))
             .join(Donor, col(Donor.id) == col(Sample.donor_id))
-            .outerjoin(Location, col(Location.id) == col(Sample.location_id)))
+            .outerjoin(Location, col(Location.id) == col(Sample.location_id))
+            .outerjoin(Consent, col(Consent.donor_id) == col(Sample.donor_id)))
 
 
 def _origins(session: Session, q: Any) -> list[Origin]:
+    rows = session.execute(q.order_by(col(Sample.id), col(Consent.obtained_at), col(Consent.id)))
+    found: dict[str, tuple[Any, list[Consent]]] = {}
+    for s, c, d, path, exc, consent in rows:
+        _, consents = found.setdefault(s.id, ((s, c, d, path, exc), []))
+        if consent is not None:
+            consents.append(consent)
     return [Origin(sample=s, collection=c, donor=d, location_path=path,
-                   open_excursion=bool(exc))
-            for s, c, d, path, exc in session.execute(q)]
+                   open_excursion=bool(exc), consents=tuple(consents))
+            for (s, c, d, path, exc), consents in found.values()]
 
 
 def origin(session: Session, sample_id: str) -> Origin | None:
@@ -55,4 +63,4 @@ def origins_by_identity(session: Session, din: str, product_code: str | None,
         q = q.where(col(Sample.product_code) == product_code)
     if division:
         q = q.where(col(Sample.division) == division)
-    return _origins(session, q.order_by(col(Sample.id)))
+    return _origins(session, q)

@@ -72,11 +72,10 @@ def origin(ctx: Context, sample_id: str) -> cards.Origin:
 
 def card(ctx: Context, s: Sample, found: cards.Origin | None = None) -> dict[str, Any]:
     """The sample card: what a bench screen, a sample page and GET /samples/{id} show.
-    Two queries: the origin (unless the caller has it) and the donor's consents."""
+    One query (the origin, with the consents), none if the caller has it."""
     o = found if found is not None and found.sample is s else origin(ctx, s.id)
     donor, collection = o.donor, o.collection
-    facts = _facts(ctx, s, donor, queries.consents_of(ctx.session, donor.id),
-                   open_excursion=o.open_excursion)
+    facts = _facts(ctx, s, donor, list(o.consents), open_excursion=o.open_excursion)
     location = f"{o.location_path}, position {s.position}" if s.location_id else None
     return {
         **_row(ctx, s, list(facts.withdrawn_scopes)),
