@@ -6,7 +6,9 @@
 #                a database outage, hostile input, access control, backup): a few minutes
 #   make lint    ruff check (lims, tests, migrations, bench), mypy lims
 #   make demo    migrate, then load the demo data set
-#   make bench   run bench/run.py with the venv's python (args: BENCH_ARGS=...)
+#   make bench   production-shaped benchmark: PostgreSQL, `lims serve --workers 2`, wrk,
+#                pgbench baselines, 1,000,000 samples (~10 min; args: BENCH_ARGS=...)
+#   make bench-smoke  the same with tiny data (a minute or two; CI)
 #   make clean   remove .venv, build output and caches (keeps var/, the local database)
 #
 # The venv is (re)installed only when pyproject.toml is newer than the stamp file in .venv.
@@ -28,10 +30,10 @@ STAMP_RUN := $(VENV)/.stamp-install
 STAMP_DEV := $(VENV)/.stamp-install-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-reliability lint demo bench clean install install-dev
+.PHONY: help run test test-reliability lint demo bench bench-smoke bench-inprocess bench-tools clean install install-dev
 
 help:
-	@echo "targets: run test test-reliability lint demo bench clean   (PY=$(PY), venv in $(VENV))"
+	@echo "targets: run test test-reliability lint demo bench bench-smoke clean   (PY=$(PY), venv in $(VENV))"
 
 $(PYTHON):
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -72,8 +74,20 @@ demo: $(STAMP_RUN)
 	$(BIN)/lims db upgrade
 	$(BIN)/lims demo
 
-bench: $(STAMP_DEV)
-	@test -f bench/run.py || { echo "bench/run.py does not exist (yet)" >&2; exit 1; }
+# wrk and pgbench come from Debian; installed here when missing (needs root).
+bench-tools:
+	@command -v wrk >/dev/null && command -v pgbench >/dev/null || \
+	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	    apt-get install -y -q wrk postgresql-client >/dev/null; } || \
+	  { echo "bench needs wrk and pgbench: apt-get install wrk postgresql-client" >&2; exit 1; }
+
+bench: $(STAMP_DEV) bench-tools
+	$(PYTHON) bench/production.py $(BENCH_ARGS)
+
+bench-smoke: $(STAMP_DEV) bench-tools
+	$(PYTHON) bench/production.py --smoke $(BENCH_ARGS)
+
+bench-inprocess: $(STAMP_DEV)
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 clean:

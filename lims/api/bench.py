@@ -74,7 +74,7 @@ def _sig(body: ScanActIn | BatchIn) -> samples.SignatureInput | None:
 def scan(body: ScanIn, ctx: Auth) -> dict[str, Any]:
     """Resolve a scanned label to the sample card (warnings and allowed events). Every
     scan is recorded as seen at the station, including codes that resolve to nothing."""
-    return views.card(ctx, scanning.resolve(ctx, body.payload, body.station))
+    return scanning.resolve_card(ctx, body.payload, body.station)
 
 
 @router.get("/scans", operation_id="list_scans", responses=responses(401, 403, 422))

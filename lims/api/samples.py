@@ -51,8 +51,8 @@ def list_samples(ctx: Auth, f: SampleFilters, cursor: Cursor = None,
             responses=responses(401, 403, 404))
 def get_sample(sample_id: str, ctx: Auth) -> SampleOut:
     """The sample card, with the events you may apply now and an ETag for If-Match."""
-    s = queries.get(ctx.session, Sample, sample_id)
-    return SampleOut.model_validate(views.card(ctx, s))
+    found = views.origin(ctx, sample_id)
+    return SampleOut.model_validate(views.card(ctx, found.sample, found))
 
 
 @router.post("/{sample_id}/transitions", response_model=SampleOut,

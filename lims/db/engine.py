@@ -6,6 +6,7 @@ without importing SQLAlchemy themselves."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session
 
 __all__ = ["Engine", "Session", "current_revision", "make_engine", "unit_of_work"]
@@ -46,15 +48,45 @@ def make_engine(url: str, **kw: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    # Per server process (`lims serve --workers 2`: two pools). A request holds one
+    # connection; 10 + 10 stays well inside PostgreSQL's default 100 for two workers.
     kw.setdefault("pool_size", 10)
-    kw.setdefault("max_overflow", 20)
+    kw.setdefault("max_overflow", 10)
     # A database that does not answer (outage, network cut) must give a quick 503, not
-    # a request that hangs: bounded connect and pool waits; pre-ping drops connections
-    # the server closed while it was away, so the pool recovers by itself afterwards.
+    # a request that hangs: bounded connect and pool waits.
     kw.setdefault("pool_timeout", 10)
     if "connect_timeout" not in parsed.query:
         kw.setdefault("connect_args", {"connect_timeout": 5})
-    return create_engine(url, pool_pre_ping=True, **kw)
+    engine = create_engine(url, **kw)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A connection idle longer than this is checked before use (the server may have restarted
+# or a firewall dropped it); a busy one is not, which saves a round trip per request.
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pre-ping only connections that sat idle: SQLAlchemy's pool_pre_ping pays a round
+    trip on every checkout. A dead connection is replaced before the request sees it."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+            dbapi_conn.rollback()
+        except Exception as exc:  # noqa: BLE001 - any failure: a fresh connection
+            raise DisconnectionError(f"idle connection is gone: {exc}") from exc
 
 
 @contextmanager

@@ -125,3 +125,9 @@ def idempotency_record(session: Session, actor_id: str, key: str) -> Idempotency
     q = select(IdempotencyRecord).where(IdempotencyRecord.actor_id == actor_id,
                                         IdempotencyRecord.key == key)
     return session.execute(q).scalar_one_or_none()
+
+
+def samples_of_donation(session: Session, din: str) -> list[Sample]:
+    """Every sample of the donation `din`, oldest first."""
+    q = select(Sample).join(Collection, col(Sample.collection_id) == Collection.id)
+    return list(session.execute(q.where(Collection.din == din).order_by(col(Sample.id))).scalars())

@@ -66,19 +66,6 @@ def collections_of(session: Session, donor_id: str) -> list[Collection]:
     return list(session.execute(q).scalars())
 
 
-def sample_by_identity(
-    session: Session, din: str, product_code: str | None, division: str | None
-) -> list[Sample]:
-    """Samples of the donation `din`, narrowed by product code and division if given."""
-    q = select(Sample).join(Collection, col(Sample.collection_id) == Collection.id)
-    q = q.where(Collection.din == din)
-    if product_code:
-        q = q.where(Sample.product_code == product_code)
-    if division:
-        q = q.where(Sample.division == division)
-    return list(session.execute(q.order_by(col(Sample.id))).scalars())
-
-
 def consents_of(session: Session, donor_id: str) -> list[Consent]:
     q = select(Consent).where(Consent.donor_id == donor_id).order_by(col(Consent.obtained_at))
     return list(session.execute(q).scalars())

@@ -167,6 +167,10 @@ class Sample(SQLModel, table=True):
                          name="uq_sample_collection_product_division"),
         Index("ix_sample_state_due", "state", "processing_due_at"),
         UniqueConstraint("created_by", "external_ref", name="uq_sample_created_by_external_ref"),
+        # Lists filter on these and page by id (migration 0010).
+        Index("ix_sample_state_id", "state", "id"),
+        Index("ix_sample_source_id", "source", "id"),
+        Index("ix_sample_kind_id", "kind", "id"),
         one_of("state", State),
         one_of("source", sources.Source),
         one_of("kind", sources.KINDS),
@@ -179,11 +183,11 @@ class Sample(SQLModel, table=True):
     parent_id: str | None = Field(
         default=None, foreign_key="sample.id", max_length=ID, index=True
     )
-    source: str = Field(max_length=20, index=True)  # copied from the collection for filters
-    kind: str = Field(max_length=30, index=True)
+    source: str = Field(max_length=20)  # copied from the collection for filters
+    kind: str = Field(max_length=30)
     product_code: str = Field(max_length=5)
     division: str = Field(default="00", max_length=2)
-    state: str = Field(max_length=20, index=True)
+    state: str = Field(max_length=20)
     on_hold: bool = False
     hold_reason: str | None = Field(default=None, max_length=500)
     volume_ml: float  # what is left in the container

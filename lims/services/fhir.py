@@ -190,7 +190,7 @@ def _by_identifier(ctx: Context, system: str, value: str) -> list[Sample]:
     if system in ("", SAMPLE_CODE):
         samples += lookup.samples_by_codes(ctx.session, [value])
     if system in ("", ISBT128):
-        samples += queries.sample_by_identity(ctx.session, value, None, None)
+        samples += lookup.samples_of_donation(ctx.session, value)
     return samples
 
 

@@ -205,12 +205,14 @@ def apply_event(
     outcome = workflow.check_guards(rule, known, ask)
     change = workflow.changes(outcome, known, ask)
     before = snapshot(sample)
+    # Custody first: its read would otherwise flush the sample's changes as an UPDATE of
+    # their own, and the version below as a second one.
+    if change.custody is not None:
+        custody.follow(ctx, sample, change.custody, because=event)
     for name, value in change.sample.items():
         setattr(sample, name, value)
     for record in change.records:
         _write(ctx, sample, record)
-    if change.custody is not None:
-        custody.follow(ctx, sample, change.custody, because=event)
     sample.state = outcome.to_state.value
     sample.on_hold = outcome.on_hold
     sample.version += 1

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from lims.db import queries
+from lims.db import cards, queries
 from lims.db.tables import Donor, Sample, Scan
 from lims.domain import isbt, permissions, workflow
 from lims.domain.errors import Conflict, DomainError, Invalid, NotFound
-from lims.services import samples, signatures
+from lims.services import samples, signatures, views
 from lims.services.context import Context
 
 
@@ -28,21 +28,32 @@ def _seen(ctx: Context, payload: str, station: str, sample_id: str | None) -> Sc
 
 def resolve(ctx: Context, payload: str, station: str) -> Sample:
     """Find the sample a scan names, and record the scan (an unknown code too)."""
+    return _resolve(ctx, payload, station).sample
+
+
+def resolve_card(ctx: Context, payload: str, station: str) -> dict[str, Any]:
+    """The card of the sample a scan names (the scan recorded as in `resolve`)."""
+    found = _resolve(ctx, payload, station)
+    return views.card(ctx, found.sample, found)
+
+
+def _resolve(ctx: Context, payload: str, station: str) -> cards.Origin:
     permissions.require(ctx.actor.roles, "scan")
     try:
-        sample = _lookup(ctx, payload)
+        found = _lookup(ctx, payload)
     except DomainError as exc:
         raise exc.keeping(lambda: record_scan(ctx, payload, station)) from None
-    record_scan(ctx, payload, station).sample_id = sample.id
-    return sample
+    record_scan(ctx, payload, station).sample_id = found.sample.id
+    return found
 
 
-def _lookup(ctx: Context, payload: str) -> Sample:
+def _lookup(ctx: Context, payload: str) -> cards.Origin:
     try:
         code = isbt.parse_scan(payload)
     except isbt.InvalidCode as exc:
         raise Invalid(str(exc)) from None
-    found = queries.sample_by_identity(ctx.session, code.din, code.product_code, code.division)
+    found = cards.origins_by_identity(ctx.session, code.din, code.product_code,
+                                      code.division)
     if not found:
         human = f"{isbt.human_din(code.din)} [{code.check}]"
         raise NotFound(
@@ -55,7 +66,7 @@ def _lookup(ctx: Context, payload: str) -> Sample:
         raise Conflict(
             f"The donation {isbt.human_din(code.din)} has {len(found)} containers: scan the "
             "full container label (with product code), not the DIN alone.",
-            candidates=[s.code for s in found])
+            candidates=[o.sample.code for o in found])
     return found[0]
 
 
@@ -91,7 +102,7 @@ def batch(ctx: Context, payloads: list[str], station: str, event: str, *, mode: 
         found: str | None = None
         savepoint = ctx.session.begin_nested()
         try:
-            s = _lookup(ctx, payload)
+            s = _lookup(ctx, payload).sample
             found = scan.sample_id = s.id
             if s.id in seen:
                 raise Invalid("This tube was already scanned in this batch: scan each tube once.")

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lims.db import queries
-from lims.db.tables import Collection, Donor, Location, Sample
+from lims.db import cards, queries
+from lims.db.tables import Consent, Donor, Sample
 from lims.domain import custody, flags, isbt, states, workflow
+from lims.domain.errors import NotFound
 from lims.domain.states import State
 from lims.services import donors
 from lims.services.context import Context
@@ -45,7 +46,12 @@ def rows(ctx: Context, samples: Sequence[Sample]) -> list[dict[str, Any]]:
 
 def tube_facts(ctx: Context, s: Sample, donor: Donor) -> flags.TubeFacts:
     """Everything the warnings on a card or a label depend on."""
-    consents = queries.consents_of(ctx.session, donor.id)
+    return _facts(ctx, s, donor, queries.consents_of(ctx.session, donor.id),
+                  open_excursion=bool(queries.open_excursions(ctx.session, s.id)))
+
+
+def _facts(ctx: Context, s: Sample, donor: Donor, consents: list[Consent], *,
+           open_excursion: bool) -> flags.TubeFacts:
     return flags.TubeFacts(
         autologous=donor.donor_type == "autologous", eligibility=donor.eligibility,
         on_hold=s.on_hold, hold_reason=s.hold_reason,
@@ -53,19 +59,25 @@ def tube_facts(ctx: Context, s: Sample, donor: Donor) -> flags.TubeFacts:
         expired=bool(s.expires_at and s.expires_at <= ctx.now),
         withdrawn_scopes=tuple(sorted({w for c in consents for w in c.withdrawn_scopes})),
         has_active_consent=bool(donors.active_scopes(consents)),
-        open_excursion=bool(queries.open_excursions(ctx.session, s.id)),
+        open_excursion=open_excursion,
     )
 
 
-def card(ctx: Context, s: Sample) -> dict[str, Any]:
-    """The sample card: what a bench screen, a sample page and GET /samples/{id} show."""
-    donor = queries.get(ctx.session, Donor, s.donor_id)
-    collection = queries.get(ctx.session, Collection, s.collection_id)
-    facts = tube_facts(ctx, s, donor)
-    location = place = None
-    if s.location_id:
-        place = queries.get(ctx.session, Location, s.location_id).path
-        location = f"{place}, position {s.position}"
+def origin(ctx: Context, sample_id: str) -> cards.Origin:
+    """The sample with its collection, donor and place (one query), or NotFound."""
+    found = cards.origin(ctx.session, sample_id)
+    if found is None:
+        raise NotFound(f"No sample with id {sample_id}. Check the id or scan the label again.")
+    return found
+
+
+def card(ctx: Context, s: Sample, found: cards.Origin | None = None) -> dict[str, Any]:
+    """The sample card: what a bench screen, a sample page and GET /samples/{id} show.
+    One query (the origin, with the consents), none if the caller has it."""
+    o = found if found is not None and found.sample is s else origin(ctx, s.id)
+    donor, collection = o.donor, o.collection
+    facts = _facts(ctx, s, donor, list(o.consents), open_excursion=o.open_excursion)
+    location = f"{o.location_path}, position {s.position}" if s.location_id else None
     return {
         **_row(ctx, s, list(facts.withdrawn_scopes)),
         "sample_id": s.id, "din": collection.din,
@@ -73,5 +85,6 @@ def card(ctx: Context, s: Sample) -> dict[str, Any]:
         "check": isbt.check_character(collection.din),
         "product": isbt.product_type(s.kind).class_name, "donor_code": donor.code,
         "location": location, "warnings": flags.card_lines(facts),
-        "custodian_text": custody.party_text(s.custodian, place),
+        "custodian_text": custody.party_text(s.custodian,
+                                             o.location_path if s.location_id else None),
     }

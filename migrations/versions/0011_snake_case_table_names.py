@@ -3,7 +3,7 @@ sample_transition and the rest. Indexes, constraints, sequences and triggers nam
 a table follow it, so the schema reads the same on both databases.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
