@@ -23,9 +23,9 @@ from lims.api.schemas import (
     TransitionOut,
     step_data,
 )
-from lims.db import lookup, queries
-from lims.db.tables import Collection, Donor, Sample
-from lims.services import lineage, qc, samples, views
+from lims.db import lookup
+from lims.db.tables import Sample
+from lims.services import lineage, qc, records, samples, views
 from lims.services.context import Context
 
 router = APIRouter(prefix="/samples", tags=["samples"], route_class=ContractRoute)
@@ -88,11 +88,9 @@ def record_qc(sample_id: str, body: QcIn, ctx: Auth) -> QcOut:
             responses=responses(401, 403, 404))
 def list_qc(sample_id: str, ctx: Auth) -> list[QcOut]:
     """QC results with their QA approvals (electronic signatures)."""
-    queries.get(ctx.session, Sample, sample_id)
-    results = queries.qc_of(ctx.session, sample_id)
-    sigs = queries.signatures_of(ctx.session, [q.id for q in results])
     return [QcOut.model_validate(q).model_copy(update={"approvals": [
-        SignatureOut.model_validate(g) for g in sigs.get(q.id, [])]}) for q in results]
+        SignatureOut.model_validate(g) for g in sigs]}) for q, sigs in records.qc_results(
+            ctx, sample_id)]
 
 
 @router.post("/{sample_id}/qc/{qc_id}/approval", response_model=QcOut,
@@ -100,42 +98,32 @@ def list_qc(sample_id: str, ctx: Auth) -> list[QcOut]:
 def approve_qc(sample_id: str, qc_id: str, body: SignatureIn, ctx: Auth) -> QcOut:
     """QA approves a QC result with an electronic signature (meaning: approved)."""
     result = qc.approve_qc(ctx, sample_id, qc_id, samples.SignatureInput(**body.model_dump()))
-    sigs = queries.signatures_of(ctx.session, [result.id]).get(result.id, [])
-    return QcOut.model_validate(result).model_copy(
-        update={"approvals": [SignatureOut.model_validate(g) for g in sigs]})
+    return QcOut.model_validate(result).model_copy(update={"approvals": [
+        SignatureOut.model_validate(g) for g in records.approvals(ctx, result.id)]})
 
 
 @router.get("/{sample_id}/processing", response_model=list[ProcessingStepOut],
             operation_id="list_processing_steps", responses=responses(401, 403, 404))
 def list_processing_steps(sample_id: str, ctx: Auth) -> list[ProcessingStepOut]:
     """Isolation and processing steps: method, parameters, operator, times, results."""
-    queries.get(ctx.session, Sample, sample_id)
-    return [ProcessingStepOut.model_validate(p) for p in queries.steps_of(ctx.session, sample_id)]
+    return [ProcessingStepOut.model_validate(p) for p in records.steps(ctx, sample_id)]
 
 
 @router.get("/{sample_id}/history", response_model=list[TransitionOut],
             operation_id="sample_history", responses=responses(401, 403, 404))
 def sample_history(sample_id: str, ctx: Auth) -> list[TransitionOut]:
     """Every applied event, oldest first."""
-    queries.get(ctx.session, Sample, sample_id)
-    transitions = queries.transitions_of(ctx.session, sample_id)
-    sigs = queries.signatures_by_id(
-        ctx.session, [t.signature_id for t in transitions if t.signature_id])
-    out = []
-    for t in transitions:
-        sig = sigs.get(t.signature_id) if t.signature_id else None
-        out.append(TransitionOut.model_validate(t).model_copy(
-            update={"signature": SignatureOut.model_validate(sig) if sig else None}))
-    return out
+    return [TransitionOut.model_validate(t).model_copy(
+        update={"signature": SignatureOut.model_validate(sig) if sig else None})
+        for t, sig in records.history(ctx, sample_id)]
 
 
 @router.get("/{sample_id}/lineage", operation_id="sample_lineage",
             responses=responses(401, 403, 404))
 def sample_lineage(sample_id: str, ctx: Auth) -> dict[str, Any]:
     """Up to the donor and collection, down to every derivative."""
-    s = queries.get(ctx.session, Sample, sample_id)
-    donor = queries.get(ctx.session, Donor, s.donor_id)
-    collection = queries.get(ctx.session, Collection, s.collection_id)
+    fam = records.family(ctx, sample_id)
+    s, donor, collection = fam.sample, fam.donor, fam.collection
     below = lineage.descendants(ctx, s)
     return {
         "donor": {"id": donor.id, "code": donor.code, "donor_type": donor.donor_type},

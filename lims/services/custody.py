@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from lims.db import custody as custody_records
+from lims.db import dashboard as stations_db
 from lims.db import queries
 from lims.db.tables import CustodyTransfer, Excursion, Location, Sample
 from lims.db.users import user_by_username
@@ -43,6 +44,11 @@ def add_location(ctx: Context, *, kind: LocationKind, name: str, parent_id: str 
     return loc
 
 
+def location(ctx: Context, location_id: str) -> Location:
+    """A storage location, or NotFound (404) in words."""
+    return queries.get(ctx.session, Location, location_id)
+
+
 def _party(ctx: Context, to: str) -> str:
     """'user:<username>' or 'location:<id>', checked to exist."""
     kind, _, ref = to.partition(":")
@@ -75,6 +81,9 @@ def follow(ctx: Context, sample: Sample, holder: str, *, because: str) -> Custod
         last.received_at, last.received_by = ctx.now, ctx.actor.id
         ctx.session.add(last)
         sample.custodian = last.to_party
+        audit.record(ctx, "custody_received", "sample", sample.id, after={
+            "transfer": last.seq, "custodian": last.to_party, "temperature_c": None},
+            reason=f"received with the event {because}")
     if holder == sample.custodian:
         return None
     return _move(ctx, sample, sample.custodian or "unrecorded", holder, note=because, last=last)
@@ -185,3 +194,8 @@ def review_excursion(ctx: Context, sample_id: str, excursion_id: str,
     audit.record(ctx, "excursion_reviewed", "sample", sample_id,
                  after={"excursion_id": exc.id, "assessment": assessment})
     return exc
+
+
+def boxes(ctx: Context) -> list[Location]:
+    """Every storage box, by its path (the box chooser of the bench forms)."""
+    return stations_db.boxes(ctx.session)

@@ -14,6 +14,7 @@ from lims import __version__
 from lims.db import lookup, queries
 from lims.db.tables import Collection, Location, Sample
 from lims.domain import isbt
+from lims.domain.checks import checked
 from lims.domain.errors import Invalid, NotFound
 from lims.services import views
 from lims.services.context import Context
@@ -194,6 +195,7 @@ def _by_identifier(ctx: Context, system: str, value: str) -> list[Sample]:
     return samples
 
 
+@checked
 def capability_statement(base: str, now: datetime) -> dict[str, Any]:
     """What this server answers in FHIR: read Specimen and BiologicallyDerivedProduct,
     search Specimen by identifier."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from lims.db import cards, queries
+from lims.db import dashboard as stations_db
 from lims.db.tables import Donor, Sample, Scan
 from lims.domain import isbt, permissions, workflow
 from lims.domain.errors import Conflict, DomainError, Invalid, NotFound
@@ -130,3 +132,13 @@ def batch(ctx: Context, payloads: list[str], station: str, event: str, *, mode: 
             results=results,
         ).keeping(lambda: [_seen(ctx, p, station, sid) for p, sid in sightings])
     return results
+
+
+def recent(ctx: Context, station: str) -> list[tuple[Scan, str | None]]:
+    """The last scans at a station, newest first, with the sample code each resolved to."""
+    return stations_db.recent_scans(ctx.session, station)
+
+
+def stations(ctx: Context) -> list[tuple[str, datetime, int]]:
+    """Every station that scanned something: name, last scan, number of scans."""
+    return stations_db.stations(ctx.session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from lims.db import dashboard as stations_db
 from lims.db import signin
 from lims.db import users as stored_users
 from lims.db.tables import ApiKey, AppUser, AuthToken
@@ -175,3 +176,16 @@ def user_for_api_key(ctx: Context, secret: str) -> tuple[AppUser, ApiKey]:
         key.last_used_at = ctx.now
         ctx.session.add(key)
     return user, key
+
+
+def sign_out(ctx: Context, token: str) -> None:
+    """The session's bearer token stops working at once; the sign-out is audited."""
+    stations_db.revoke_token(ctx.session, passwords.digest(token), ctx.now)
+    audit.record(ctx, "logout", "login", ctx.actor.username[:60],
+                 after={"username": ctx.actor.username[:60]})
+
+
+def everyone(ctx: Context) -> list[AppUser]:
+    """Every account, by user name (the admin's list)."""
+    permissions.require(ctx.actor.roles, "manage_users")
+    return stations_db.all_users(ctx.session)

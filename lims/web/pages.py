@@ -10,11 +10,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from lims.api.deps import get_engine, get_settings, request_context
-from lims.db import dashboard as dash_db
-from lims.db import queries
 from lims.db.engine import unit_of_work
-from lims.db.tables import Collection, Donor, Location, Sample
-from lims.domain import audit as hashing
 from lims.domain import permissions, workflow
 from lims.domain.errors import DomainError, NotAuthenticated, NotPermitted
 from lims.domain.sources import Source
@@ -28,6 +24,7 @@ from lims.services import (
     labelling,
     lineage,
     passwords,
+    records,
     samples,
     scanning,
     users,
@@ -110,9 +107,7 @@ def signout(request: Request, csrf: Csrf = "") -> Response:
     check_csrf(request, csrf)
     token = request.cookies.get(COOKIE, "")
     with transaction(request) as ctx:
-        dash_db.revoke_token(ctx.session, passwords.digest(token), ctx.now)
-        audit.record(ctx, "logout", "login", ctx.actor.username[:60],
-                     after={"username": ctx.actor.username[:60]})
+        users.sign_out(ctx, token)
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -121,12 +116,12 @@ def signout(request: Request, csrf: Csrf = "") -> Response:
 # --- the bench -----------------------------------------------------------------------------
 
 def _boxes(ctx: Context) -> list[tuple[str, str]]:
-    return [(b.id, b.path) for b in dash_db.boxes(ctx.session)]
+    return [(b.id, b.path) for b in custody.boxes(ctx)]
 
 
 def _grid(ctx: Context) -> Any:
     def grid(box_id: str) -> tuple[int | None, int | None]:
-        box = queries.get(ctx.session, Location, box_id)
+        box = custody.location(ctx, box_id)
         return box.rows, box.cols
     return grid
 
@@ -134,7 +129,7 @@ def _grid(ctx: Context) -> Any:
 def _recent(ctx: Context, station: str) -> list[dict[str, Any]]:
     return [{"at": s.at.astimezone(ctx.settings.zone).strftime("%H:%M:%S"), "payload": s.payload,
              "code": code, "sample_id": s.sample_id}
-            for s, code in dash_db.recent_scans(ctx.session, station)]
+            for s, code in scanning.recent(ctx, station)]
 
 
 def _event_forms(ctx: Context, card: dict[str, Any]) -> list[dict[str, Any]]:
@@ -153,7 +148,7 @@ def _event_forms(ctx: Context, card: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _located(ctx: Context, card: dict[str, Any]) -> dict[str, Any]:
     if card.get("location_id"):
-        box = queries.get(ctx.session, Location, card["location_id"])
+        box = custody.location(ctx, card["location_id"])
         card = {**card, "location": f"{box.path}, position "
                 f"{forms.well(card['position'], box.cols)}"}
     return card
@@ -228,7 +223,7 @@ def _act(request: Request, form: dict[str, str]) -> Response:
             return {"sample_id": s.id}
 
         answer, replayed = idempotency.run(ctx, form.get("key"), body, act)
-        s = queries.get(ctx.session, Sample, answer["sample_id"])
+        s = records.sample(ctx, answer["sample_id"])
         done = (f"Already done: {event.replace('_', ' ')} was applied once (this tap was a "
                 "repeat)." if replayed else f"Done: {event.replace('_', ' ')}.")
         response = _workspace(request, ctx, station, card=views.card(ctx, s),
@@ -357,31 +352,25 @@ def dashboard_fragment(request: Request, source: str | None = None, days: int = 
 @router.get("/samples/{sample_id}")
 def sample_page(request: Request, sample_id: str) -> Response:
     with transaction(request) as ctx:
-        s = queries.get(ctx.session, Sample, sample_id)
+        fam = records.family(ctx, sample_id)
+        s, donor, collection = fam.sample, fam.donor, fam.collection
         card = _located(ctx, views.card(ctx, s))
-        donor = queries.get(ctx.session, Donor, s.donor_id)
-        collection = queries.get(ctx.session, Collection, s.collection_id)
-        family = queries.samples_where(ctx.session, collection_id=s.collection_id)
-        tree = _plain(lineage.tree(family))
+        tree = _plain(lineage.tree(fam.members))
         picture = svg.lineage({"code": donor.code, "donor_type": donor.donor_type},
                               {"din": collection.din, "source": collection.source}, tree, s.id)
         zone = ctx.settings.zone
-        transitions = queries.transitions_of(ctx.session, s.id)
-        sigs = queries.signatures_by_id(
-            ctx.session, [t.signature_id for t in transitions if t.signature_id])
         history = [{"at": t.at.astimezone(zone), "event": t.event, "from": t.from_state,
                     "to": t.to_state, "by": t.actor_name, "reason": t.reason,
-                    "deviation": t.deviation,
-                    "signature": sigs.get(t.signature_id) if t.signature_id else None}
-                   for t in transitions]
-        timeline = [{"at": e.at.astimezone(zone), "text": hashing.describe(e.model_dump(), zone)}
-                    for e in queries.sample_timeline(ctx.session, s.id)]
+                    "deviation": t.deviation, "signature": sig}
+                   for t, sig in records.history(ctx, s.id)]
+        timeline = [{"at": e["at"].astimezone(zone), "text": e["text"]}
+                    for e in audit.sample_history(ctx, s.id)]
         return render(request, "sample.html", card=card, lineage_svg=picture,
                       transfers=custody.timeline(ctx, s.id),
-                      excursions=queries.excursions_of(ctx.session, s.id),
+                      excursions=records.excursions(ctx, s.id),
                       history=history, timeline=timeline,
-                      steps=queries.steps_of(ctx.session, s.id),
-                      qc=queries.qc_of(ctx.session, s.id), zone=zone,
+                      steps=records.steps(ctx, s.id),
+                      qc=[q for q, _ in records.qc_results(ctx, s.id)], zone=zone,
                       may_print=permissions.allowed(ctx.actor.roles, "print_label"))
 
 
@@ -425,6 +414,5 @@ def workflow_page(request: Request) -> Response:
 @router.get("/admin")
 def admin_page(request: Request) -> Response:
     with transaction(request) as ctx:
-        permissions.require(ctx.actor.roles, "manage_users")
-        return render(request, "admin.html", people=dash_db.all_users(ctx.session),
-                      stations=dash_db.stations(ctx.session), zone=ctx.settings.zone)
+        return render(request, "admin.html", people=users.everyone(ctx),
+                      stations=scanning.stations(ctx), zone=ctx.settings.zone)

