@@ -10,7 +10,9 @@ clean 4xx problems, never a 5xx, never someone else's records.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import string
 from urllib.parse import quote
@@ -21,6 +23,7 @@ from hypothesis import strategies as st
 
 from lims import labels
 from lims.domain import isbt
+from lims.domain.errors import Invalid
 from tests.api import helpers
 from tests.reliability.client import HttpApi, client, is_problem
 from tests.reliability.figures import add, ensure
@@ -258,3 +261,48 @@ def test_garbage_scans_never_resolve_to_a_sample(api: HttpApi) -> None:
             no_5xx(r, bad)
             assert r.status_code != 200 or r.json()["id"] == sample["id"], bad
             counted()
+
+
+# --- the CSV import: what a spreadsheet export can contain -------------------------------
+
+CSV_HEADER = ("external_ref,donor_code,source,site,started_at,ended_at,volume_ml,"
+              "anticoagulant,collector")
+
+
+@FUZZ
+@given(st.text(max_size=400))
+def test_csv_import_file_garbage_is_refused_in_words(text: str) -> None:
+    counted()
+    from lims.services import exchange
+
+    try:
+        rows = exchange.read_csv(text)
+    except Invalid:
+        return
+    for raw in rows:
+        try:
+            exchange._parse_row(raw)
+        except Invalid:
+            continue
+
+
+@FUZZ
+@given(st.lists(st.text(alphabet=string.printable + "äöü€\u00a0", max_size=30),
+                min_size=9, max_size=9))
+def test_csv_import_row_garbage_is_refused_or_read_exactly(cells: list[str]) -> None:
+    counted()
+    from lims.services import exchange
+
+    buf = io.StringIO()
+    csv.writer(buf).writerows([CSV_HEADER.split(","), cells])
+    try:
+        (raw,) = exchange.read_csv(buf.getvalue())
+        fields = exchange._parse_row(raw)
+    except Invalid:
+        return
+    # Accepted: every value is the cell as written (trimmed), times carry a zone, the
+    # volume is a plausible number: garbage never becomes a different collection.
+    assert fields["external_ref"] == cells[0].strip()
+    assert fields["donor_code"] == cells[1].strip()
+    assert fields["started_at"].tzinfo is not None and fields["ended_at"].tzinfo is not None
+    assert 0 < fields["volume_ml"] <= 5000
