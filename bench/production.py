@@ -372,9 +372,9 @@ def load_audit(dsn: str, n: int, per_chain: int = 10) -> float:
                 prev = e["hash"]
                 yield "\t".join([_copy_text(e[k]) for k in cols]) + "\n"
     with psycopg.connect(dsn) as conn:
-        copy_lines(conn, "auditentry", cols, lines())
+        copy_lines(conn, "audit_entry", cols, lines())
         conn.commit()
-        conn.execute("ANALYZE auditentry")
+        conn.execute("ANALYZE audit_entry")
     return time.perf_counter() - t0
 
 
@@ -423,7 +423,8 @@ def pgbench_script(statements: list[tuple[str, Any]], sample_ids: list[str],
                 values[k] = arr
             elif v == f"sample:{target}":
                 values[k] = "('pgb:' || :client_id || ':' || :pgbr)"
-            elif re.fullmatch(r"id(__\d+)?", k) and sql.lstrip().upper().startswith("INSERT"):
+            elif (re.fullmatch(r"(event_)?id(__\d+)?", k)
+                  and sql.lstrip().upper().startswith("INSERT")):  # new rows, new ids
                 values[k] = "gen_random_uuid()::text"
             else:
                 values[k] = _literal(v)

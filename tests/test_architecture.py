@@ -43,6 +43,20 @@ def test_only_the_data_layer_imports_sql_toolkits():
     assert bad == []
 
 
+# Routers and pages translate HTTP around the services: of the data layer they may name
+# the unit of work, the database errors, the table classes (as types) and the clock.
+EDGE_MAY_USE = ("lims.db.engine", "lims.db.errors", "lims.db.tables", "lims.db.types")
+
+
+@pytest.mark.parametrize("layer", ["api", "web"])
+def test_routers_and_pages_read_through_services(layer):
+    modules = sorted((LIMS / layer).glob("*.py"))
+    assert modules, layer
+    bad = [(m.name, name) for m in modules for name in _imports(m)
+           if _is(name, ("lims.db",)) and name not in EDGE_MAY_USE]
+    assert bad == []
+
+
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_layer_imports_only_downwards(layer):
     modules = sorted((LIMS / layer).glob("*.py"))

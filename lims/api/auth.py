@@ -11,9 +11,7 @@ from lims.api.contract import ContractRoute
 from lims.api.deps import Auth, get_engine, get_settings, request_context
 from lims.api.problems import problem, responses
 from lims.api.schemas import In
-from lims.db import queries
 from lims.db.engine import unit_of_work
-from lims.db.tables import ApiKey, AppUser
 from lims.domain.states import Role
 from lims.services import users
 from lims.services.context import SYSTEM
@@ -92,7 +90,7 @@ def add_user(body: UserIn, ctx: Auth) -> dict:
               responses=responses(401, 403, 404, 409, 422))
 def change_user(user_id: str, body: UserChangeIn, ctx: Auth) -> dict:
     """Rename a user, change roles, or deactivate (tokens and keys stop working)."""
-    u = users.change_user(ctx, queries.get(ctx.session, AppUser, user_id),
+    u = users.change_user(ctx, users.user(ctx, user_id),
                           **body.model_dump(exclude_unset=True))
     return {"id": u.id, "username": u.username, "full_name": u.full_name, "roles": u.roles,
             "active": u.active}
@@ -102,7 +100,7 @@ def change_user(user_id: str, body: UserChangeIn, ctx: Auth) -> dict:
              operation_id="create_api_key", responses=responses(401, 403, 404, 422))
 def create_api_key(user_id: str, body: ApiKeyIn, ctx: Auth) -> dict:
     """The key is in this answer only; the service keeps just its hash."""
-    key, secret = users.create_api_key(ctx, queries.get(ctx.session, AppUser, user_id),
+    key, secret = users.create_api_key(ctx, users.user(ctx, user_id),
                                        body.name, body.scopes)
     return {"id": key.id, "name": key.name, "prefix": key.prefix, "scopes": key.scopes,
             "key": secret}
@@ -111,5 +109,5 @@ def create_api_key(user_id: str, body: ApiKeyIn, ctx: Auth) -> dict:
 @router.delete("/api-keys/{key_id}", operation_id="revoke_api_key",
                responses=responses(401, 403, 404))
 def revoke_api_key(key_id: str, ctx: Auth) -> dict:
-    key = users.revoke_api_key(ctx, queries.get(ctx.session, ApiKey, key_id))
+    key = users.revoke_api_key(ctx, users.api_key(ctx, key_id))
     return {"id": key.id, "revoked_at": key.revoked_at}

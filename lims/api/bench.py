@@ -12,7 +12,6 @@ from lims.api.deps import Auth
 from lims.api.filters import Cursor
 from lims.api.problems import responses
 from lims.api.schemas import FreeData, In, SignatureIn
-from lims.db import queries
 from lims.domain import workflow
 from lims.services import labelling, samples, scanning, views
 
@@ -82,8 +81,7 @@ def list_scans(ctx: Auth, station: str | None = None, sample_id: str | None = No
                cursor: Cursor = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     """What was seen where: every scan, oldest first, resolved or not."""
-    rows, nxt = queries.scans_page(ctx.session, cursor, limit, station=station,
-                                   sample_id=sample_id)
+    rows, nxt = scanning.scans(ctx, cursor, limit, station=station, sample_id=sample_id)
     return {"items": [r.model_dump() for r in rows], "next_cursor": nxt}
 
 

@@ -12,9 +12,8 @@ from lims.api.filters import Code, Cursor, Ref, Since
 from lims.api.problems import responses
 from lims.api.samples import nest, sample_out
 from lims.api.schemas import CollectionIn, CollectionOut, Page, Source
-from lims.db import lookup, queries
-from lims.db.tables import Collection, Donor
-from lims.services import collections, lineage
+from lims.db.tables import Collection
+from lims.services import collections, donors, lineage
 from lims.services.collections import Container
 from lims.services.context import Context
 
@@ -22,7 +21,7 @@ router = APIRouter(tags=["collections"], route_class=ContractRoute)
 
 
 def collection_out(ctx: Context, c: Collection) -> CollectionOut:
-    items = queries.samples_where(ctx.session, collection_id=c.id)
+    items = collections.samples_of(ctx, c.id)
     return CollectionOut.model_validate(c).model_copy(
         update={"samples": [sample_out(ctx, s) for s in items if s.parent_id is None]})
 
@@ -31,7 +30,7 @@ def collection_out(ctx: Context, c: Collection) -> CollectionOut:
              operation_id="record_collection", responses=responses(401, 403, 404, 409, 422))
 def record_collection(body: CollectionIn, ctx: Auth) -> CollectionOut:
     """Record a harvest: allocates the DIN and creates the primary container(s)."""
-    donor = queries.get(ctx.session, Donor, body.donor_id)
+    donor = donors.donor(ctx, body.donor_id)
     containers = [Container(c.kind, c.volume_ml) for c in body.containers or []]
     fields = body.model_dump(exclude={"donor_id", "containers"})
     collection, _ = collections.create_collection(ctx, donor, containers=containers or None,
@@ -48,25 +47,25 @@ def list_collections(ctx: Auth, donor_id: Code = None,
                      cursor: Cursor = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
     """Collections, oldest first; look one up by `din` or by your own `external_ref`."""
-    rows, nxt = lookup.collections_page(
-        ctx.session, cursor, limit, donor_id=donor_id,
+    rows, nxt = collections.page(
+        ctx, cursor, limit, donor_id=donor_id,
         sources=tuple(s.value for s in source or ()), din=din, external_ref=external_ref,
-        owner_id=ctx.actor.id, updated_since=updated_since)
+        updated_since=updated_since)
     return Page(items=[CollectionOut.model_validate(c) for c in rows], next_cursor=nxt)
 
 
 @router.get("/collections/{collection_id}", response_model=CollectionOut,
             operation_id="get_collection", responses=responses(401, 403, 404))
 def get_collection(collection_id: str, ctx: Auth) -> CollectionOut:
-    return collection_out(ctx, queries.get(ctx.session, Collection, collection_id))
+    return collection_out(ctx, collections.collection(ctx, collection_id))
 
 
 @router.get("/collections/{collection_id}/lineage", operation_id="collection_lineage",
             responses=responses(401, 403, 404))
 def collection_lineage(collection_id: str, ctx: Auth) -> dict[str, Any]:
     """Every sample of the collection as a tree from the primary containers down."""
-    c = queries.get(ctx.session, Collection, collection_id)
-    family = queries.samples_where(ctx.session, collection_id=c.id)
+    c = collections.collection(ctx, collection_id)
+    family = collections.samples_of(ctx, c.id)
     return {"collection": {"id": c.id, "din": c.din, "source": c.source},
             "samples": nest(lineage.tree(family))}
 
@@ -75,12 +74,11 @@ def collection_lineage(collection_id: str, ctx: Auth) -> dict[str, Any]:
             responses=responses(401, 403, 404))
 def donor_lineage(donor_id: str, ctx: Auth) -> dict[str, Any]:
     """Every collection of the donor and every sample descended from it."""
-    donor = queries.get(ctx.session, Donor, donor_id)
-    family = queries.samples_where(ctx.session, donor_id=donor.id)
+    donor, harvests, family = collections.of_donor(ctx, donor_id)
     by_collection: dict[str, list] = {}
     for s in family:
         by_collection.setdefault(s.collection_id, []).append(s)
     return {"donor": {"id": donor.id, "code": donor.code},
             "collections": [{"id": c.id, "din": c.din, "source": c.source,
                              "samples": nest(lineage.tree(by_collection.get(c.id, [])))}
-                            for c in queries.collections_of(ctx.session, donor.id)]}
+                            for c in harvests]}

@@ -12,8 +12,6 @@ from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import In, Instant, LocationIn, LocationOut, Out
-from lims.db import queries
-from lims.db.tables import Location, Sample
 from lims.services import custody
 
 router = APIRouter(tags=["custody"], route_class=ContractRoute)
@@ -73,19 +71,16 @@ def add_location(body: LocationIn, ctx: Auth) -> LocationOut:
 @router.get("/locations", response_model=list[LocationOut], operation_id="list_locations",
             responses=responses(401, 403))
 def list_locations(ctx: Auth, parent_id: str | None = None) -> list[LocationOut]:
-    return [LocationOut.model_validate(x)
-            for x in queries.locations_by_path(ctx.session, parent_id)]
+    return [LocationOut.model_validate(x) for x in custody.locations(ctx, parent_id)]
 
 
 @router.get("/locations/{location_id}", operation_id="get_location",
             responses=responses(401, 403, 404))
 def get_location(location_id: str, ctx: Auth) -> dict[str, Any]:
     """A location with its children, and for a box the occupied positions."""
-    loc = queries.get(ctx.session, Location, location_id)
-    held = queries.samples_at(ctx.session, loc.id)
+    loc, children, held = custody.contents(ctx, location_id)
     return {**LocationOut.model_validate(loc).model_dump(),
-            "children": [LocationOut.model_validate(c) for c in
-                         queries.children_of(ctx.session, loc.id)],
+            "children": [LocationOut.model_validate(c) for c in children],
             "positions": [{"position": s.position, "sample_id": s.id, "code": s.code}
                           for s in held]}
 
@@ -108,10 +103,9 @@ def confirm_receipt(sample_id: str, transfer_id: str, body: ReceiptIn, ctx: Auth
 @router.get("/samples/{sample_id}/custody", operation_id="custody_timeline",
             responses=responses(401, 403, 404))
 def custody_timeline(sample_id: str, ctx: Auth) -> dict[str, Any]:
-    s = queries.get(ctx.session, Sample, sample_id)
-    excursions = queries.excursions_of(ctx.session, s.id)
+    s, transfers, excursions = custody.record(ctx, sample_id)
     return {"custodian": s.custodian,
-            "transfers": [TransferOut.model_validate(t) for t in custody.timeline(ctx, s.id)],
+            "transfers": [TransferOut.model_validate(t) for t in transfers],
             "excursions": [ExcursionOut.model_validate(e) for e in excursions]}
 
 

@@ -20,7 +20,6 @@ from lims.api.schemas import (
     Page,
     WithdrawIn,
 )
-from lims.db import lookup, queries
 from lims.db.tables import Consent, Donor
 from lims.services import donors
 from lims.services.context import Context
@@ -36,7 +35,7 @@ def donor_out(donor: Donor, consents: list[Consent]) -> DonorOut:
 
 
 def _one(ctx: Context, donor: Donor) -> DonorOut:
-    return donor_out(donor, queries.consents_of(ctx.session, donor.id))
+    return donor_out(donor, donors.consents(ctx, donor.id))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DonorOut,
@@ -51,16 +50,15 @@ def list_donors(ctx: Auth, code: Code = None, updated_since: Since = None,
                 cursor: Cursor = None,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
     """Donors, oldest first; `code` looks one up by its pseudonymous code."""
-    rows, nxt = lookup.donors_page(ctx.session, cursor, limit, code=code,
-                                   updated_since=updated_since)
-    consents = queries.consents_of_donors(ctx.session, [d.id for d in rows])
+    rows, nxt, consents = donors.page(ctx, cursor, limit, code=code,
+                                      updated_since=updated_since)
     return Page(items=[donor_out(d, consents.get(d.id, [])) for d in rows], next_cursor=nxt)
 
 
 @router.get("/{donor_id}", response_model=DonorOut, operation_id="get_donor",
             responses=responses(401, 403, 404))
 def get_donor(donor_id: str, ctx: Auth) -> DonorOut:
-    return _one(ctx, queries.get(ctx.session, Donor, donor_id))
+    return _one(ctx, donors.donor(ctx, donor_id))
 
 
 @router.put("/{donor_id}/eligibility", response_model=DonorOut,

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from fastapi import Depends, Query
 
 from lims.api.schemas import Instant
-from lims.db.lookup import SampleFilter
 from lims.domain import sources
 from lims.domain.states import State
 from lims.services.context import Context
+from lims.services.views import SampleFilter
 
 if TYPE_CHECKING:
     Kind = str

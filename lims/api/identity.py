@@ -12,10 +12,8 @@ from lims.api.contract import ContractRoute
 from lims.api.deps import Auth
 from lims.api.problems import responses
 from lims.api.schemas import In, Out
-from lims.db import queries
-from lims.db.tables import Donor, Recipient
 from lims.domain.identity import WRISTBAND_PATTERN
-from lims.services import identity, trace
+from lims.services import donors, identity, trace
 
 router = APIRouter(tags=["chain of identity"], route_class=ContractRoute)
 
@@ -61,7 +59,7 @@ def register_recipient(body: RecipientIn, ctx: Auth) -> RecipientOut:
 @router.get("/recipients/{recipient_id}", response_model=RecipientOut,
             operation_id="get_recipient", responses=responses(401, 403, 404))
 def get_recipient(recipient_id: str, ctx: Auth) -> RecipientOut:
-    return RecipientOut.model_validate(queries.get(ctx.session, Recipient, recipient_id))
+    return RecipientOut.model_validate(identity.recipient(ctx, recipient_id))
 
 
 @router.post("/administrations/verify", response_model=VerifyOut,
@@ -89,7 +87,7 @@ PDF: dict[int | str, dict[str, Any]] = {
             responses={**responses(401, 403, 404), **PDF})
 def donor_trace(donor_id: str, ctx: Auth, format: Literal["json", "pdf"] = "json") -> Any:  # noqa: A002
     """From a donor to every product and every recipient or final disposition."""
-    return _report(trace.donor_trace(ctx, queries.get(ctx.session, Donor, donor_id)), format)
+    return _report(trace.donor_trace(ctx, donors.donor(ctx, donor_id)), format)
 
 
 @router.get("/recipients/{recipient_id}/trace", operation_id="recipient_trace",
@@ -98,4 +96,4 @@ def recipient_trace(recipient_id: str, ctx: Auth,
                     format: Literal["json", "pdf"] = "json") -> Any:  # noqa: A002
     """From a recipient back through every product to its donor and collection."""
     return _report(trace.recipient_trace(
-        ctx, queries.get(ctx.session, Recipient, recipient_id)), format)
+        ctx, identity.recipient(ctx, recipient_id)), format)

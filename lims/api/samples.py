@@ -23,7 +23,6 @@ from lims.api.schemas import (
     TransitionOut,
     step_data,
 )
-from lims.db import lookup
 from lims.db.tables import Sample
 from lims.services import lineage, qc, records, samples, views
 from lims.services.context import Context
@@ -42,9 +41,8 @@ def list_samples(ctx: Auth, f: SampleFilters, cursor: Cursor = None,
     """Samples, oldest first, filtered (state, source and kind take several values);
     follow `next_cursor` for the next page. Look-ups: `code`, `din`, `donor_code`,
     `external_ref` (your own)."""
-    rows, nxt = lookup.samples_page(ctx.session, sample_filter(ctx, f), ctx.now, cursor, limit)
-    return Page(items=[SampleOut.model_validate(r) for r in views.rows(ctx, rows)],
-                next_cursor=nxt)
+    rows, nxt = views.page(ctx, sample_filter(ctx, f), cursor, limit)
+    return Page(items=[SampleOut.model_validate(r) for r in rows], next_cursor=nxt)
 
 
 @router.get("/{sample_id}", response_model=SampleOut, operation_id="get_sample",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from lims.db import lookup, queries
 from lims.db.tables import Collection, Donor, Sample
 from lims.domain import isbt, permissions, sources
-from lims.domain.checks import SourceName, Volume, checked
+from lims.domain.checks import PageSize, SourceName, Volume, checked
 from lims.domain.errors import Conflict, Invalid
 from lims.services import audit, donors, samples
 from lims.services.context import Context
@@ -100,3 +101,27 @@ def create_collection(
         created.append(sample)
     return collection, created
 
+
+# --- reads --------------------------------------------------------------------------
+
+def collection(ctx: Context, collection_id: str) -> Collection:
+    return queries.get(ctx.session, Collection, collection_id)
+
+
+def samples_of(ctx: Context, collection_id: str) -> list[Sample]:
+    """Every sample of the collection, primary containers and derivatives."""
+    return queries.samples_where(ctx.session, collection_id=collection_id)
+
+
+@checked
+def page(ctx: Context, cursor: str | None, limit: PageSize, **filters: Any,
+         ) -> tuple[list[Collection], str | None]:
+    """Collections, oldest first; external_ref looks up the caller's own reference."""
+    return lookup.collections_page(ctx.session, cursor, limit, owner_id=ctx.actor.id, **filters)
+
+
+def of_donor(ctx: Context, donor_id: str) -> tuple[Donor, list[Collection], list[Sample]]:
+    """The donor, every collection of theirs and every sample descended from them."""
+    donor = queries.get(ctx.session, Donor, donor_id)
+    return (donor, queries.collections_of(ctx.session, donor.id),
+            queries.samples_where(ctx.session, donor_id=donor.id))

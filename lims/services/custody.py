@@ -199,3 +199,21 @@ def review_excursion(ctx: Context, sample_id: str, excursion_id: str,
 def boxes(ctx: Context) -> list[Location]:
     """Every storage box, by its path (the box chooser of the bench forms)."""
     return stations_db.boxes(ctx.session)
+
+
+
+def locations(ctx: Context, parent_id: str | None) -> list[Location]:
+    """Locations by path, under `parent_id` (or the top level)."""
+    return queries.locations_by_path(ctx.session, parent_id)
+
+
+def contents(ctx: Context, location_id: str) -> tuple[Location, list[Location], list[Sample]]:
+    """A location, what sits in it, and for a box the samples at their positions."""
+    loc = location(ctx, location_id)
+    return loc, queries.children_of(ctx.session, loc.id), queries.samples_at(ctx.session, loc.id)
+
+
+def record(ctx: Context, sample_id: str) -> tuple[Sample, list[CustodyTransfer], list[Excursion]]:
+    """The custodian now, every hand-over, and every temperature excursion."""
+    s = queries.get(ctx.session, Sample, sample_id)
+    return s, timeline(ctx, s.id), queries.excursions_of(ctx.session, s.id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from lims.db import queries
+from lims.db import lookup, queries
 from lims.db.tables import Consent, Donor
 from lims.domain import permissions, vocabulary
-from lims.domain.checks import BloodGroup, DonorType, Eligibility, Scopes, checked
+from lims.domain.checks import BloodGroup, DonorType, Eligibility, PageSize, Scopes, checked
 from lims.domain.errors import Conflict, Invalid, NotFound
 from lims.domain.workflow import Use
 from lims.services import audit
@@ -128,3 +129,22 @@ def withdraw_consent(ctx: Context, donor_id: str, consent_id: str,
 def active_scopes(consents: list[Consent]) -> frozenset[str]:
     """Scopes covered by at least one consent that has not withdrawn them."""
     return frozenset(s for c in consents for s in c.scopes if s not in c.withdrawn_scopes)
+
+
+
+# --- reads --------------------------------------------------------------------------
+
+def donor(ctx: Context, donor_id: str) -> Donor:
+    return queries.get(ctx.session, Donor, donor_id)
+
+
+def consents(ctx: Context, donor_id: str) -> list[Consent]:
+    return queries.consents_of(ctx.session, donor_id)
+
+
+@checked
+def page(ctx: Context, cursor: str | None, limit: PageSize, **filters: Any,
+         ) -> tuple[list[Donor], str | None, dict[str, list[Consent]]]:
+    """Donors, oldest first, with the consents of each (one query for the page)."""
+    rows, nxt = lookup.donors_page(ctx.session, cursor, limit, **filters)
+    return rows, nxt, queries.consents_of_donors(ctx.session, [d.id for d in rows])

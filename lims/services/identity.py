@@ -73,3 +73,6 @@ def _record(ctx: Context, sample: Sample | None, wristband: str, product: str,
     return check
 
 
+
+def recipient(ctx: Context, recipient_id: str) -> Recipient:
+    return queries.get(ctx.session, Recipient, recipient_id)

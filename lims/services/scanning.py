@@ -10,6 +10,7 @@ from lims.db import cards, queries
 from lims.db import dashboard as stations_db
 from lims.db.tables import Donor, Sample, Scan
 from lims.domain import isbt, permissions, workflow
+from lims.domain.checks import PageSize, checked
 from lims.domain.errors import Conflict, DomainError, Invalid, NotFound
 from lims.services import samples, signatures, views
 from lims.services.context import Context
@@ -142,3 +143,11 @@ def recent(ctx: Context, station: str) -> list[tuple[Scan, str | None]]:
 def stations(ctx: Context) -> list[tuple[str, datetime, int]]:
     """Every station that scanned something: name, last scan, number of scans."""
     return stations_db.stations(ctx.session)
+
+
+
+@checked
+def scans(ctx: Context, cursor: str | None, limit: PageSize, *, station: str | None,
+          sample_id: str | None) -> tuple[list[Scan], str | None]:
+    """What was seen where: every scan, oldest first, resolved or not."""
+    return queries.scans_page(ctx.session, cursor, limit, station=station, sample_id=sample_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from lims.db import dashboard as stations_db
-from lims.db import signin
+from lims.db import queries, signin
 from lims.db import users as stored_users
 from lims.db.tables import ApiKey, AppUser, AuthToken
 from lims.domain import permissions
@@ -189,3 +189,12 @@ def everyone(ctx: Context) -> list[AppUser]:
     """Every account, by user name (the admin's list)."""
     permissions.require(ctx.actor.roles, "manage_users")
     return stations_db.all_users(ctx.session)
+
+
+
+def user(ctx: Context, user_id: str) -> AppUser:
+    return queries.get(ctx.session, AppUser, user_id)
+
+
+def api_key(ctx: Context, key_id: str) -> ApiKey:
+    return queries.get(ctx.session, ApiKey, key_id)

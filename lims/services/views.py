@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lims.db import cards, queries
+from lims.db import cards, lookup, queries
+from lims.db.lookup import SampleFilter  # what a sample list is filtered by
 from lims.db.tables import Consent, Donor, Sample
 from lims.domain import custody, flags, isbt, states, workflow
+from lims.domain.checks import PageSize, checked
 from lims.domain.errors import NotFound
 from lims.domain.states import State
 from lims.services import donors
@@ -88,3 +90,12 @@ def card(ctx: Context, s: Sample, found: cards.Origin | None = None) -> dict[str
         "custodian_text": custody.party_text(s.custodian,
                                              o.location_path if s.location_id else None),
     }
+
+
+
+@checked
+def page(ctx: Context, sample_filter: SampleFilter, cursor: str | None, limit: PageSize,
+         ) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the sample list, as list rows."""
+    found, nxt = lookup.samples_page(ctx.session, sample_filter, ctx.now, cursor, limit)
+    return rows(ctx, found), nxt
