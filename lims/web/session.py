@@ -22,6 +22,7 @@ from lims.api.deps import get_engine, request_context
 from lims.api.problems import STATUS
 from lims.db.engine import unit_of_work
 from lims.domain import errors
+from lims.domain.custody import party_text
 from lims.services import users
 from lims.services.context import Context
 
@@ -39,6 +40,8 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["capture_js"] = CAPTURE_JS
+# Custodians as a person says them: "Midwife M. (collector)", "MedExpress (courier)".
+templates.env.filters["party"] = party_text
 
 
 def csrf_for(session_token: str) -> str:
