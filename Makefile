@@ -5,6 +5,9 @@
 #   make lint    ruff check (lims, tests, migrations, bench), mypy lims
 #   make demo    migrate, then load the demo data set
 #   make bench   run bench/run.py with the venv's python (args: BENCH_ARGS=...)
+#   make mutation  mutmut 3 on lims/domain against tests/domain ([tool.mutmut] in pyproject;
+#                results in mutants/, read with .venv/bin/mutmut results / show NAME;
+#                args: MUTMUT_ARGS="lims.domain.clock*" for a subset). Slow: 20-30 min.
 #   make clean   remove .venv, build output and caches (keeps var/, the local database)
 #
 # The venv is (re)installed only when pyproject.toml is newer than the stamp file in .venv.
@@ -18,6 +21,7 @@ PORT ?= 8000
 WORKERS ?= 1
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+MUTMUT_ARGS ?=
 
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
@@ -26,10 +30,10 @@ STAMP_RUN := $(VENV)/.stamp-install
 STAMP_DEV := $(VENV)/.stamp-install-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint demo bench clean install install-dev
+.PHONY: help run test lint demo bench mutation clean install install-dev
 
 help:
-	@echo "targets: run test lint demo bench clean   (PY=$(PY), venv in $(VENV))"
+	@echo "targets: run test lint demo bench mutation clean   (PY=$(PY), venv in $(VENV))"
 
 $(PYTHON):
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -71,6 +75,12 @@ bench: $(STAMP_DEV)
 	@test -f bench/run.py || { echo "bench/run.py does not exist (yet)" >&2; exit 1; }
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
+# mutmut is not a dev extra (only this target needs it): installed here on first use.
+mutation: $(STAMP_DEV)
+	@test -x $(BIN)/mutmut || $(PIP) install 'mutmut>=3.8,<4'
+	nice -n 15 $(BIN)/mutmut run --max-children $${MUTMUT_CHILDREN:-1} $(MUTMUT_ARGS); \
+	  $(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache mutants
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
