@@ -15,10 +15,24 @@ from lims.domain import audit, custody
 from lims.domain.audit import GENESIS, Break, entry_hash
 from lims.domain.checks import check
 from lims.domain.clock import readable
-from lims.domain.errors import Invalid
-from lims.domain.isbt import InvalidCode, din_data_structure, parse_scan
+from lims.domain.errors import IllegalTransition, Invalid
+from lims.domain.guards import Request, SampleFacts, StorageFacts
+from lims.domain.isbt import (
+    InvalidCode,
+    din_data_structure,
+    parse_scan,
+    validate_din,
+    validate_facility,
+)
 from lims.domain.states import State
-from lims.domain.workflow import Transition
+from lims.domain.workflow import (
+    BY_EVENT,
+    Transition,
+    allowed_events,
+    check_guards,
+    check_step,
+    decide,
+)
 
 
 class NoOffset(tzinfo):
@@ -94,3 +108,66 @@ def test_a_workflow_row_naming_an_unknown_guard_is_refused():
     with pytest.raises(ValueError, match=r"^teleport: unknown guards \{'beam_me_up'\}$"):
         Transition("teleport", frozenset({State.received}), State.released,
                    frozenset(), "Not a step of this lab.", guards=("beam_me_up",))
+
+
+# --- identifiers: only ASCII digits where ISBT 128 has digits --------------------------------
+
+def test_a_facility_number_has_four_ascii_digits_after_its_first_character():
+    for bad in ("GA234", "G\u0663123"):  # a letter, an Arabic-Indic digit three
+        with pytest.raises(InvalidCode) as caught:
+            validate_facility(bad)
+        assert str(caught.value) == (f"Facility number {bad}: the last 4 characters must be "
+                                     "digits; check the number ICCBBA assigned to your facility")
+    with pytest.raises(InvalidCode) as caught:
+        validate_facility("O1234")
+    assert str(caught.value) == ("Facility number O1234 cannot start with 'O': the first "
+                                 "character is a letter or a digit 1-9 (never O or 0, they "
+                                 "look alike)")
+    with pytest.raises(InvalidCode) as caught:
+        validate_din("G1234\u06637654321")
+    assert str(caught.value) == (
+        "DIN G1234\u06637654321: after the facility number the last 8 characters (year and "
+        "sequence number) must all be digits; check for a letter O typed instead of 0")
+    with pytest.raises(InvalidCode) as caught:
+        validate_din("G12341765432")
+    assert str(caught.value) == ("DIN 'G12341765432' has 12 characters; a DIN has 13 "
+                                 "(facility 5, year 2, sequence 6)")
+
+
+# --- the workflow's refusals -------------------------------------------------------------------
+
+def _ask(event: str, roles: frozenset[str], **kw: object) -> Request:
+    return Request(event=event, actor_id="u1", roles=roles, now=datetime(2026, 3, 2, 10, 0,
+                                                                          tzinfo=UTC), **kw)  # type: ignore[arg-type]
+
+
+def test_a_hold_step_on_a_finished_sample_says_the_state_not_the_hold():
+    with pytest.raises(IllegalTransition) as caught:
+        decide(SampleFacts(state=State.administered), _ask("lift_hold", frozenset({"qa"}),
+                                                           reason="ok"))
+    assert caught.value.detail == ("'lift_hold' is not allowed for a sample that is "
+                                   "administered. Allowed now: nothing (final state).")
+
+
+def test_a_signature_with_the_wrong_meaning_names_the_step():
+    facts = SampleFacts(state=State.processed)
+    with pytest.raises(Invalid) as caught:
+        check_step(facts, _ask("release", frozenset({"qa"}), signed=True,
+                               signature_meaning="reviewed"))
+    assert caught.value.detail == "A signature on 'release' means released, not 'reviewed'."
+
+
+def test_a_guard_that_refuses_the_request_itself_is_raised_as_it_is():
+    shelf = StorageFacts(path="Freezer 2 / Shelf 1", kind="shelf", rows=None, cols=None,
+                         position=1)
+    facts = SampleFacts(state=State.processed, has_storage_position=True, storage=shelf)
+    with pytest.raises(Invalid) as caught:
+        check_guards(BY_EVENT["cryopreserve"], facts, _ask("cryopreserve",
+                                                           frozenset({"technician"})))
+    assert caught.value.detail == "Freezer 2 / Shelf 1 is not a box with positions."
+
+
+def test_the_steps_offered_by_default_are_those_of_a_sample_not_on_hold():
+    offered = allowed_events(State.received)
+    assert "place_hold" in offered and "lift_hold" not in offered
+    assert offered == allowed_events(State.received, on_hold=False)
