@@ -6,7 +6,7 @@ starts with a blank line, and a workflow row naming a guard that does not exist.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +21,7 @@ from lims.domain.isbt import (
     InvalidCode,
     din_data_structure,
     parse_scan,
+    product_code_data_structure,
     validate_din,
     validate_facility,
 )
@@ -171,3 +172,30 @@ def test_the_steps_offered_by_default_are_those_of_a_sample_not_on_hold():
     offered = allowed_events(State.received)
     assert "place_hold" in offered and "lift_hold" not in offered
     assert offered == allowed_events(State.received, on_hold=False)
+
+
+class FixedNoName(tzinfo):
+    """A zone that knows its offset (+02:00) but has no name for it."""
+
+    def utcoffset(self, dt):  # type: ignore[no-untyped-def]
+        return timedelta(hours=2)
+
+    def tzname(self, dt):  # type: ignore[no-untyped-def]
+        return None
+
+    def dst(self, dt):  # type: ignore[no-untyped-def]
+        return timedelta(0)
+
+
+def test_zones_without_a_name_or_with_an_unknown_offset_read_as_utc():
+    when = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    assert readable(when, FixedNoName()) == "2026-07-01 14:00 UTC"
+    assert readable(when, ZoneInfo("Factory")) == "2026-07-01 12:00 UTC"  # tzdata's "-00"
+
+
+def test_a_capital_x_after_a_division_letter_is_a_caps_lock_slip_too():
+    with pytest.raises(InvalidCode) as caught:
+        product_code_data_structure("S1001", "V", "AX")
+    assert str(caught.value) == (
+        "Division 'AX': the second character of a sub-division is printed as a small letter "
+        "(Ax). Turn Caps Lock off or check the scanner's case setting, then scan again")
