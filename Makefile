@@ -9,6 +9,9 @@
 #   make bench   production-shaped benchmark: PostgreSQL, `lims serve --workers 2`, wrk,
 #                pgbench baselines, 1,000,000 samples (~10 min; args: BENCH_ARGS=...)
 #   make bench-smoke  the same with tiny data (a minute or two; CI)
+#   make mutation  mutmut 3 on lims/domain against tests/domain ([tool.mutmut] in pyproject;
+#                results in mutants/, read with .venv/bin/mutmut results / show NAME;
+#                args: MUTMUT_ARGS="lims.domain.clock*" for a subset). Slow: 20-30 min.
 #   make clean   remove .venv, build output and caches (keeps var/, the local database)
 #
 # The venv is (re)installed only when pyproject.toml is newer than the stamp file in .venv.
@@ -22,6 +25,7 @@ PORT ?= 8000
 WORKERS ?= 1
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+MUTMUT_ARGS ?=
 
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
@@ -30,10 +34,10 @@ STAMP_RUN := $(VENV)/.stamp-install
 STAMP_DEV := $(VENV)/.stamp-install-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-reliability lint demo bench bench-smoke bench-inprocess bench-tools clean install install-dev
+.PHONY: help run test test-reliability lint demo bench bench-smoke bench-inprocess bench-tools mutation clean install install-dev
 
 help:
-	@echo "targets: run test test-reliability lint demo bench bench-smoke clean   (PY=$(PY), venv in $(VENV))"
+	@echo "targets: run test test-reliability lint demo bench bench-smoke mutation clean   (PY=$(PY), venv in $(VENV))"
 
 $(PYTHON):
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -90,6 +94,12 @@ bench-smoke: $(STAMP_DEV) bench-tools
 bench-inprocess: $(STAMP_DEV)
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
+# mutmut is not a dev extra (only this target needs it): installed here on first use.
+mutation: $(STAMP_DEV)
+	@test -x $(BIN)/mutmut || $(PIP) install 'mutmut>=3.8,<4'
+	nice -n 15 $(BIN)/mutmut run --max-children $${MUTMUT_CHILDREN:-1} $(MUTMUT_ARGS); \
+	  $(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache mutants
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -95,7 +95,8 @@ SOP_ACTIONS = {
     "read_audit": {"qa", "coordinator", "admin"},
     "verify_audit": {"qa", "admin"},
     "manage_users": {"admin"},
-    # Integrations follow the feed; coordinators, QA and admins may look at it too.
+    # The event feed: connected systems and the people who oversee the lab; webhooks are
+    # set up by the connected system itself or an admin.
     "follow_events": {"integration", "coordinator", "qa", "admin"},
     "manage_webhooks": {"integration", "admin"},
 }
