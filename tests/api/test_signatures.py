@@ -40,3 +40,27 @@ def test_wrong_signature_password_signs_nothing(api, engine):
     with unit_of_work(engine) as session:
         assert session.execute(select(Signature)).first() is None
     assert api.get(f"/samples/{s['id']}").json()["state"] == "collected"
+
+
+def test_wrong_state_with_a_mistyped_password_is_a_conflict_not_a_failed_sign_in(api, engine):
+    """The SOP: a step that cannot be taken now says so (409) before any password is
+    looked at, so a mistyped password on it never counts toward the lockout."""
+    from lims.db.tables import AppUser
+
+    s = primary(api)  # collected: nothing to release yet
+    for _ in range(6):  # more than the 5 failures that lock an account
+        r = api.as_("qa").post(f"/samples/{s['id']}/transitions", {
+            "event": "release", "signature": {"password": "mistyped", "meaning": "released"}})
+        assert r.status_code == 409, r.text
+    with unit_of_work(engine) as session:
+        qa = session.execute(select(AppUser).where(AppUser.username == "qa")).scalar_one()
+        assert (qa.failed_logins, qa.locked_until) == (0, None)
+    # In the right state (a collected tube may be rejected) the same mistake is a refused
+    # signature, and it does count.
+    r = api.as_("qa").post(f"/samples/{s['id']}/transitions", {
+        "event": "reject", "reason": "warm", "signature": {"password": "mistyped",
+                                                            "meaning": "performed"}})
+    assert r.status_code == 403
+    with unit_of_work(engine) as session:
+        qa = session.execute(select(AppUser).where(AppUser.username == "qa")).scalar_one()
+        assert qa.failed_logins == 1
