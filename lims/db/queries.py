@@ -35,12 +35,14 @@ LABELS = {Donor: "donor", Collection: "collection", Sample: "sample", Location: 
 def get(session: Session, model: type[M], id_: str, *, lock: bool = False) -> M:
     """Load by id or raise NotFound naming what was missing. `lock` takes a row lock
     (PostgreSQL; SQLite serialises writers at BEGIN IMMEDIATE anyway)."""
-    q = select(model).where(model.id == id_)  # type: ignore[attr-defined]
     if lock:
         # populate_existing: a copy loaded earlier in this session (e.g. by a scan lookup)
         # must be refreshed from the locked row, or decisions are made on stale values.
+        q = select(model).where(model.id == id_)  # type: ignore[attr-defined]
         q = q.with_for_update().execution_options(populate_existing=True)
-    found = session.execute(q).scalar_one_or_none()
+        found = session.execute(q).scalar_one_or_none()
+    else:  # the copy this unit of work holds already, without a round trip
+        found = session.get(model, id_)
     if found is None:
         what = LABELS.get(model, model.__name__.lower())
         raise NotFound(f"No {what} with id {id_}. Check the id or scan the label again.")
