@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,10 +166,11 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("server-logs")
 
 
-@pytest.fixture(scope="session")
-def servers(rel_db: str, log_dir: Path) -> Iterator[list[Server]]:
-    """Two `lims serve` processes on different ports, one database."""
-    pair = [Server(rel_db, log_dir), Server(rel_db, log_dir)]
+@contextmanager
+def serving(url: str, log_dir: Path) -> Iterator[list[Server]]:
+    """Two `lims serve` processes on different ports, one database; their logs are kept
+    for the secrets check when they stop."""
+    pair = [Server(url, log_dir), Server(url, log_dir)]
     try:
         for s in pair:
             s.start()
@@ -178,6 +180,12 @@ def servers(rel_db: str, log_dir: Path) -> Iterator[list[Server]]:
             s.stop()
         for s in pair:
             CAPTURED.append(s.logs())
+
+
+@pytest.fixture(scope="session")
+def servers(rel_db: str, log_dir: Path) -> Iterator[list[Server]]:
+    with serving(rel_db, log_dir) as pair:
+        yield pair
 
 
 def bearer(user: str) -> dict[str, str]:

@@ -21,8 +21,8 @@ import pytest
 from tests.api import helpers
 from tests.conftest import _seed
 from tests.reliability.client import HttpApi, client, is_problem
-from tests.reliability.conftest import PrivateCluster, Server, create_database, lims
-from tests.reliability.figures import CAPTURED, add, ensure
+from tests.reliability.conftest import PrivateCluster, Server, create_database, lims, serving
+from tests.reliability.figures import add, ensure
 
 OUTAGE_SECONDS = 4.0
 
@@ -33,16 +33,8 @@ def outage_servers(private_cluster: PrivateCluster, tmp_path_factory) -> Iterato
     url = private_cluster.admin_url.rsplit("/", 1)[0] + f"/{name}"
     lims(url, "db", "upgrade")
     _seed(url)
-    logs = Path(tmp_path_factory.mktemp("outage-logs"))
-    pair = [Server(url, logs), Server(url, logs)]
-    try:
-        for s in pair:
-            s.start()
+    with serving(url, Path(tmp_path_factory.mktemp("outage-logs"))) as pair:
         yield pair
-    finally:
-        for s in pair:
-            s.stop()
-            CAPTURED.append(s.logs())
 
 
 def test_outage_answers_503_then_recovers_without_losing_acknowledged_writes(
